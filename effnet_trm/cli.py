@@ -1,0 +1,133 @@
+"""The `effnet-trm` command: caption files, create a model folder, and the other tools' entry points.
+
+    effnet-trm caption clip.wav other.flac --model outputs/demo/student
+    effnet-trm caption long_recording.ogg --segment 10 --json
+    effnet-trm init-model outputs/smoke-model
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+#: Subcommands that live in other modules: name -> (module, function adding the sub-parser).
+#: Imported lazily so that `effnet-trm caption` does not pay for the training stack.
+EXTERNAL_SUBCOMMANDS = {
+    "evaluate": ("effnet_trm.evaluation.cli", "add_evaluate_subcommand"),
+    "export": ("effnet_trm.export.cli", "add_export_subcommand"),
+}
+
+
+def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("decoding")
+    group.add_argument("--num-beams", type=int, default=3, help="beam size (1 = greedy); default 3")
+    group.add_argument("--max-words", type=int, default=20, help="longest caption in words; default 20")
+    group.add_argument("--sample", action="store_true", help="sample words instead of searching")
+    group.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    group.add_argument("--top-p", type=float, default=None, help="nucleus sampling threshold")
+    group.add_argument("--num-candidates", type=int, default=1, help="captions returned per clip")
+
+
+def generation_kwargs(args: argparse.Namespace) -> dict:
+    """`generate()` keyword arguments from the decoding options."""
+    kwargs = {
+        "num_beams": 1 if args.sample else args.num_beams,
+        "max_new_tokens": args.max_words,
+        "do_sample": args.sample,
+        "num_return_sequences": args.num_candidates,
+    }
+    if args.sample:
+        kwargs["temperature"] = args.temperature
+        if args.top_p is not None:
+            kwargs["top_p"] = args.top_p
+    elif args.num_candidates > args.num_beams:
+        raise SystemExit(f"--num-candidates ({args.num_candidates}) cannot exceed --num-beams ({args.num_beams})")
+    return kwargs
+
+
+def _caption(args: argparse.Namespace) -> int:
+    from .inference import Captioner, ModelNotFoundError
+
+    try:
+        captioner = Captioner.from_pretrained(args.model, device=args.device, batch_size=args.batch_size)
+    except ModelNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failures = 0
+    for result in captioner.caption_files(args.files, segment_seconds=args.segment, **generation_kwargs(args)):
+        failures += result.error is not None
+        if args.json:
+            print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+        elif result.error:
+            print(f"{result.file}\terror: {result.error}", file=sys.stderr)
+        else:
+            where = f"[{result.start:7.2f}-{result.end:7.2f} s] " if result.segmented else ""
+            captions = result.candidates or [result.caption]
+            for caption in captions:
+                print(f"{result.file}\t{where}{caption}", flush=True)
+            if result.warning:
+                print(f"{result.file}\twarning: {result.warning}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _init_model(args: argparse.Namespace) -> int:
+    from .hub import init_model
+
+    init_model(args.out_dir, seed=args.seed)
+    print(f"wrote a freshly initialised (untrained) EffNet-Trm to {args.out_dir}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="effnet-trm", description="Efficient audio captioning (EffNet-Trm).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+
+    caption = subparsers.add_parser("caption", help="caption audio files (wav, flac, ogg, mp3; any rate)")
+    caption.add_argument("files", nargs="+", help="audio files")
+    caption.add_argument("--model", default=None, help="model folder or Hub id (default: $EFFNET_TRM_MODEL "
+                         "or outputs/demo/student)")
+    caption.add_argument("--segment", type=float, default=None, metavar="SECONDS",
+                         help="caption per segment of this length with timestamps (default: 10 s segments "
+                         "for recordings over 30 s, else the whole file)")
+    caption.add_argument("--json", action="store_true", help="print one JSON object per caption")
+    caption.add_argument("--batch-size", type=int, default=8, help="clips per batch (default 8)")
+    caption.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
+    _add_generation_arguments(caption)
+    caption.set_defaults(handler=_caption)
+
+    init = subparsers.add_parser("init-model", help="write a freshly initialised model folder (smoke tests)")
+    init.add_argument("out_dir")
+    init.add_argument("--seed", type=int, default=0)
+    init.set_defaults(handler=_init_model)
+
+    for module_name, function_name in EXTERNAL_SUBCOMMANDS.values():
+        add_subcommand = _optional_function(module_name, function_name)
+        if add_subcommand is not None:
+            add_subcommand(subparsers)
+    return parser
+
+
+def _optional_function(module_name: str, function_name: str) -> Callable | None:
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name and module_name.startswith(error.name):
+            return None  # that part of the package is not there
+        raise
+    return getattr(module, function_name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Captioning audio with a trained model: batching, long recordings in segments, per-file errors.
+
+`Captioner` is what the CLI, the Gradio app and the evaluation runner use::
+
+    captioner = Captioner.from_pretrained("outputs/demo/student")   # or a Hub id
+    captioner.caption([waveform_16k])                                # -> ["a dog barks ..."]
+    for result in captioner.caption_files(["a.wav", "b.flac"]):     # -> CaptionResult per segment
+        print(result.file, result.start, result.caption)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerFast
+
+from configuration_effnet_trm import EffNetTrmConfig
+from feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
+from modeling_effnet_trm import EffNetTrmForAudioCaptioning
+
+from .audio import AudioError, is_silent, load_audio
+
+logger = logging.getLogger(__name__)
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+#: Environment variable naming the default model (folder or Hub id), e.g. for a Space.
+MODEL_ENV_VAR = "EFFNET_TRM_MODEL"
+#: Where the README's main job leaves the distilled student.
+DEFAULT_MODEL_DIR = "outputs/demo/student"
+#: Recordings longer than this are split into segments when no segment length is given.
+AUTO_SEGMENT_ABOVE_SECONDS = 30.0
+DEFAULT_SEGMENT_SECONDS = 10.0
+#: A trailing segment shorter than this is merged into the previous one.
+MIN_SEGMENT_SECONDS = 1.0
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """No model at the given place; the message says how to get one."""
+
+
+def default_model() -> str:
+    return os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL_DIR
+
+
+def resolve_model(name_or_path: str | None) -> str:
+    """The model to load: the argument, else $EFFNET_TRM_MODEL, else the main job's output folder.
+
+    A local folder must hold a config.json; a string shaped like `owner/name` that is not a local
+    path is taken as a Hub id. Anything else raises :class:`ModelNotFoundError` with instructions.
+    """
+    name = name_or_path or default_model()
+    if os.path.isdir(name):
+        if not os.path.exists(os.path.join(name, "config.json")):
+            raise ModelNotFoundError(f"{name} has no config.json: not a saved EffNet-Trm model folder")
+        return name
+    if not os.path.exists(name) and _HUB_ID.fullmatch(name):
+        return name
+    raise ModelNotFoundError(
+        f"no model found at {name!r}. Train the demo model with `make demo` (it writes {DEFAULT_MODEL_DIR}), "
+        f"pass --model DIR_OR_HUB_ID, or set ${MODEL_ENV_VAR}."
+    )
+
+
+@dataclass
+class CaptionResult:
+    """One caption of one file (or of one segment of it). `error` is set instead when it failed."""
+
+    file: str
+    caption: str | None = None
+    start: float = 0.0
+    end: float = 0.0
+    segmented: bool = False
+    candidates: list[str] = field(default_factory=list)
+    warning: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return {key: value for key, value in asdict(self).items() if value not in (None, [])}
+
+
+def split_segments(num_samples: int, sampling_rate: int, segment_seconds: float) -> list[tuple[int, int]]:
+    """(start, end) sample ranges of consecutive segments; a short tail joins the previous segment."""
+    size = int(round(segment_seconds * sampling_rate))
+    if size <= 0:
+        raise ValueError(f"segment length must be positive, got {segment_seconds} s")
+    bounds = [(start, min(start + size, num_samples)) for start in range(0, num_samples, size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < MIN_SEGMENT_SECONDS * sampling_rate:
+        tail = bounds.pop()
+        bounds[-1] = (bounds[-1][0], tail[1])
+    return bounds
+
+
+class Captioner:
+    """A model, its tokenizer and feature extractor, and the generation settings to caption with."""
+
+    def __init__(
+        self,
+        model: EffNetTrmForAudioCaptioning,
+        tokenizer,
+        feature_extractor: EffNetTrmFeatureExtractor | None = None,
+        batch_size: int = 8,
+    ):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.feature_extractor = feature_extractor or EffNetTrmFeatureExtractor(model.config.sampling_rate)
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | None = None, device: str | None = None, **kwargs) -> "Captioner":
+        """Load a model folder or Hub id saved by this package (config, weights, tokenizer)."""
+        name = resolve_model(name_or_path)
+        try:
+            model = EffNetTrmForAudioCaptioning.from_pretrained(name)
+        except OSError as error:  # e.g. a Hub id while offline, or a missing weights file
+            raise ModelNotFoundError(f"could not load the model {name!r}: {error}") from error
+        if device:
+            model.to(device)
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(name)
+        return cls(model, tokenizer, EffNetTrmFeatureExtractor(model.config.sampling_rate), **kwargs)
+
+    @property
+    def config(self) -> EffNetTrmConfig:
+        return self.model.config
+
+    @property
+    def sampling_rate(self) -> int:
+        return self.config.sampling_rate
+
+    @torch.inference_mode()
+    def generate_ids(self, waveforms: Sequence[np.ndarray], **generate_kwargs) -> torch.Tensor:
+        """Token ids for a batch of 16 kHz waveforms (`generate` with the model's defaults)."""
+        inputs = self.feature_extractor(list(waveforms), sampling_rate=self.sampling_rate, return_tensors="pt")
+        inputs = inputs.to(self.model.device)
+        settings = {"num_beams": 3, "max_new_tokens": 20, **generate_kwargs}
+        return self.model.generate(**inputs, **settings)
+
+    def caption(self, waveforms: Sequence[np.ndarray], num_return_sequences: int = 1, **generate_kwargs):
+        """Captions for 16 kHz mono waveforms: a list of str, or of lists when `num_return_sequences` > 1."""
+        ids = self.generate_ids(waveforms, num_return_sequences=num_return_sequences, **generate_kwargs)
+        texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+        if num_return_sequences == 1:
+            return texts
+        return [texts[i : i + num_return_sequences] for i in range(0, len(texts), num_return_sequences)]
+
+    def caption_files(
+        self,
+        paths: Sequence[str],
+        segment_seconds: float | None = None,
+        progress: bool | None = None,
+        **generate_kwargs,
+    ) -> Iterator[CaptionResult]:
+        """Caption files (results come back in input order, one per segment).
+
+        A file that cannot be read yields a result with `error` set; the other files go on.
+        Recordings longer than 30 s are split into 10 s segments unless `segment_seconds` is given.
+        """
+        pending: list[tuple[CaptionResult, np.ndarray]] = []
+        failed: list[CaptionResult] = []
+        for path in paths:
+            try:
+                waveform = load_audio(path, self.sampling_rate)
+            except AudioError as error:
+                failed.append(CaptionResult(file=str(path), error=str(error)))
+                continue
+            seconds = waveform.size / self.sampling_rate
+            length = segment_seconds or (DEFAULT_SEGMENT_SECONDS if seconds > AUTO_SEGMENT_ABOVE_SECONDS else None)
+            bounds = split_segments(waveform.size, self.sampling_rate, length) if length else [(0, waveform.size)]
+            for start, end in bounds:
+                piece = waveform[start:end]
+                result = CaptionResult(
+                    file=str(path),
+                    start=start / self.sampling_rate,
+                    end=end / self.sampling_rate,
+                    segmented=length is not None,
+                )
+                if is_silent(piece):
+                    result.warning = "the audio is silent"
+                pending.append((result, piece))
+
+        yield from self._caption_pending(pending, progress, **generate_kwargs)
+        yield from failed
+
+    def _caption_pending(self, pending, progress, **generate_kwargs) -> Iterator[CaptionResult]:
+        # similar lengths batch together; the encoder runs equal lengths as one group
+        order = sorted(range(len(pending)), key=lambda i: pending[i][1].size)
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        show = progress if progress is not None else len(batches) > 1
+        num_candidates = generate_kwargs.get("num_return_sequences", 1)
+        for batch in tqdm(batches, desc="captioning", unit="batch", disable=not show):
+            captions = self.caption([pending[i][1] for i in batch], **generate_kwargs)
+            for index, caption in zip(batch, captions):
+                result = pending[index][0]
+                result.candidates = caption if num_candidates > 1 else []
+                result.caption = caption[0] if num_candidates > 1 else caption
+        yield from (result for result, _ in pending)

@@ -1,0 +1,578 @@
+"""PyTorch EffNet-Trm: an EfficientNet-B2 audio encoder and a 2-layer Transformer word decoder.
+
+The student of "Efficient Audio Captioning with Encoder-Level Knowledge Distillation" (Xu et al.,
+Interspeech 2024). Audio (16 kHz mono) -> log-mel spectrogram -> EfficientNet-B2 feature map ->
+mean over frequency -> one 1408-d frame per 320 ms -> Transformer decoder -> words.
+
+This file is self-contained (torch, timm and transformers only) so that
+`AutoModel.from_pretrained(..., trust_remote_code=True)` can load it from the Hub.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import timm
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import GenerationMixin, PreTrainedModel
+from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
+from transformers.modeling_outputs import ModelOutput
+
+try:  # transformers >= 5: initialisers that leave already-loaded weights alone
+    from transformers import initialization as init
+except ImportError:  # pragma: no cover
+    from torch.nn import init
+
+try:  # relative import when loaded as Hub remote code, absolute when installed as a module
+    from .configuration_effnet_trm import EffNetTrmConfig
+except ImportError:
+    from configuration_effnet_trm import EffNetTrmConfig
+
+
+# ----------------------------------------------------------------------------------------------
+# Outputs
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EffNetTrmEncoderOutput(ModelOutput):
+    """Output of [`EffNetTrmEncoder`].
+
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `(batch, frames, config.memory_dim)`):
+            What the decoder attends to: the encoder frames, projected when
+            `config.encoder_projection_dim` is set.
+        attention_mask (`torch.BoolTensor` of shape `(batch, frames)`):
+            `True` for the frames that belong to the clip, `False` for padding.
+        frame_embeddings (`torch.FloatTensor` of shape `(batch, frames, config.encoder_hidden_size)`):
+            The EfficientNet frames before any projection (for encoder-level distillation).
+        clip_embedding (`torch.FloatTensor` of shape `(batch, config.encoder_hidden_size)`):
+            Mean of the valid `frame_embeddings` (the student's clip embedding).
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    attention_mask: torch.BoolTensor | None = None
+    frame_embeddings: torch.FloatTensor | None = None
+    clip_embedding: torch.FloatTensor | None = None
+
+
+@dataclass
+class EffNetTrmCaptioningOutput(ModelOutput):
+    """Output of [`EffNetTrmForAudioCaptioning`].
+
+    Args:
+        loss (`torch.FloatTensor`, *optional*): token-level cross-entropy, when `labels` are given.
+        logits (`torch.FloatTensor` of shape `(batch, words, vocab_size)`): next-word scores.
+        past_key_values ([`~cache_utils.EncoderDecoderCache`], *optional*): the decoder's key/value cache.
+        decoder_hidden_states (`torch.FloatTensor`, *optional*): the decoder's last hidden states.
+        encoder_last_hidden_state, encoder_attention_mask, encoder_frame_embeddings,
+        encoder_clip_embedding: the fields of [`EffNetTrmEncoderOutput`].
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    past_key_values: Cache | None = None
+    decoder_hidden_states: torch.FloatTensor | None = None
+    encoder_last_hidden_state: torch.FloatTensor | None = None
+    encoder_attention_mask: torch.BoolTensor | None = None
+    encoder_frame_embeddings: torch.FloatTensor | None = None
+    encoder_clip_embedding: torch.FloatTensor | None = None
+
+
+# ----------------------------------------------------------------------------------------------
+# Front end: log-mel spectrogram in plain torch (torchaudio's MelSpectrogram + AmplitudeToDB)
+# ----------------------------------------------------------------------------------------------
+
+
+def hz_to_mel_htk(frequency: torch.Tensor) -> torch.Tensor:
+    return 2595.0 * torch.log10(1.0 + frequency / 700.0)
+
+
+def mel_to_hz_htk(mel: torch.Tensor) -> torch.Tensor:
+    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+
+
+@lru_cache(maxsize=8)
+def mel_filterbank(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample_rate: int) -> torch.Tensor:
+    """Triangular HTK mel filters without area normalisation, shape `(n_freqs, n_mels)`.
+
+    Equal to `torchaudio.functional.melscale_fbanks(..., norm=None, mel_scale="htk")` and to
+    `librosa.filters.mel(..., htk=True, norm=None).T`. Computed in float64, returned as float32.
+    """
+    all_freqs = torch.linspace(0, sample_rate // 2, n_freqs, dtype=torch.float64)
+    mel_points = torch.linspace(
+        hz_to_mel_htk(torch.tensor(f_min, dtype=torch.float64)),
+        hz_to_mel_htk(torch.tensor(f_max, dtype=torch.float64)),
+        n_mels + 2,
+        dtype=torch.float64,
+    )
+    hz_points = mel_to_hz_htk(mel_points)
+    widths = hz_points[1:] - hz_points[:-1]
+    slopes = hz_points.unsqueeze(0) - all_freqs.unsqueeze(1)  # (n_freqs, n_mels + 2)
+    rising = -slopes[:, :-2] / widths[:-1]
+    falling = slopes[:, 2:] / widths[1:]
+    return torch.clamp(torch.minimum(rising, falling), min=0.0).to(torch.float32)
+
+
+class EffNetTrmLogMel(nn.Module):
+    """Waveform `(batch, samples)` -> log-mel spectrogram `(batch, n_mels, frames)` in dB.
+
+    STFT with a periodic Hann window, centred with reflect padding, power 2, HTK mel filters, then
+    10 log10 floored at 1e-10 and at `top_db` below the maximum **of each clip**. (torchaudio's
+    `AmplitudeToDB` on a batch takes the maximum over the whole batch, which would make a clip's
+    features depend on its batch-mates.) The module holds no weights: the window and the filterbank
+    are derived from the config, so every checkpoint agrees on them.
+    """
+
+    def __init__(self, config: EffNetTrmConfig):
+        super().__init__()
+        self.sampling_rate = config.sampling_rate
+        self.n_fft = config.n_fft
+        self.hop_length = config.hop_length
+        self.n_mels = config.n_mels
+        self.f_min = float(config.f_min)
+        self.f_max = float(config.f_max if config.f_max is not None else config.sampling_rate / 2)
+        self.top_db = config.top_db
+
+    def num_frames(self, num_samples: torch.Tensor) -> torch.Tensor:
+        """Spectrogram frames of a centred STFT for clips of `num_samples` samples."""
+        return torch.div(num_samples, self.hop_length, rounding_mode="floor") + 1
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        window = torch.hann_window(self.n_fft, periodic=True, device=waveform.device, dtype=waveform.dtype)
+        spectrum = torch.stft(
+            waveform,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            window=window,
+            center=True,
+            pad_mode="reflect",
+            return_complex=True,
+        )
+        power = spectrum.real.square() + spectrum.imag.square()  # (batch, n_fft // 2 + 1, frames)
+        filters = mel_filterbank(self.n_fft // 2 + 1, self.f_min, self.f_max, self.n_mels, self.sampling_rate)
+        mel = torch.matmul(filters.T.to(device=power.device, dtype=power.dtype), power)
+        log_mel = 10.0 * torch.log10(torch.clamp(mel, min=1e-10))
+        if self.top_db is not None:
+            floor = log_mel.amax(dim=(-2, -1), keepdim=True) - self.top_db
+            log_mel = torch.maximum(log_mel, floor)
+        return log_mel
+
+
+# ----------------------------------------------------------------------------------------------
+# Encoder
+# ----------------------------------------------------------------------------------------------
+
+
+def masked_mean(sequence: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of `sequence` `(batch, frames, dim)` over the frames where `mask` `(batch, frames)` is true."""
+    weights = mask.to(sequence.dtype).unsqueeze(-1)
+    return (sequence * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+def _apply_static_same_padding(backbone: nn.Module, image_size: int) -> None:
+    """Give every strided convolution the fixed "same" padding it would have for an
+    `image_size` x `image_size` input, as `efficientnet_pytorch` does (`Conv2dStaticSamePadding`).
+
+    Used for checkpoints converted from the reference implementation (`encoder_padding="static_same_260"`).
+    """
+    raise NotImplementedError("static 'same' padding is added by the checkpoint converter")
+
+
+class EffNetTrmEncoder(nn.Module):
+    """Log-mel front end + EfficientNet-B2 (timm) + mean over frequency -> a sequence of frames.
+
+    Clips of different lengths are run through the CNN in groups of equal length, each cropped to
+    its own length: a convolution's receptive field would otherwise reach into the padding, and a
+    clip's output would change with its batch-mates. Batches of equal-length clips (training crops,
+    benchmark batches) still run as one.
+    """
+
+    main_input_name = "input_values"
+
+    def __init__(self, config: EffNetTrmConfig):
+        super().__init__()
+        self.config = config
+        self.front_end = EffNetTrmLogMel(config)
+        timm_kwargs = {"bn_eps": config.encoder_batch_norm_eps}
+        if config.encoder_padding == "same":
+            timm_kwargs["pad_type"] = "same"
+        self.backbone = timm.create_model(
+            config.encoder_name,
+            pretrained=False,
+            in_chans=1,
+            num_classes=0,
+            global_pool="",
+            drop_path_rate=config.encoder_drop_path_rate,
+            **timm_kwargs,
+        )
+        if config.encoder_padding == "static_same_260":
+            _apply_static_same_padding(self.backbone, image_size=260)
+        self.output_projection = (
+            nn.Linear(config.encoder_hidden_size, config.encoder_projection_dim)
+            if config.encoder_projection_dim
+            else None
+        )
+
+    def num_valid_frames(self, num_samples: torch.Tensor) -> torch.Tensor:
+        """Encoder frames that lie wholly inside a clip of `num_samples` samples (at least one).
+
+        As in the reference implementation, a last frame that covers only part of the clip is masked.
+        """
+        spectrogram_frames = self.front_end.num_frames(num_samples)
+        return torch.div(spectrogram_frames, self.config.encoder_time_stride, rounding_mode="floor").clamp(min=1)
+
+    def _frames(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Equal-length waveforms `(batch, samples)` -> frames `(batch, time, encoder_hidden_size)`."""
+        log_mel = self.front_end(waveform).unsqueeze(1)  # (batch, 1, n_mels, time): frequency is the height
+        feature_map = self.backbone.forward_features(log_mel)  # (batch, channels, freq', time')
+        return feature_map.mean(dim=2).transpose(1, 2)
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        return_dict: bool = True,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+    ) -> EffNetTrmEncoderOutput:
+        """
+        Args:
+            input_values (`torch.FloatTensor` of shape `(batch, samples)`): 16 kHz mono waveforms,
+                right-padded.
+            attention_mask (`torch.Tensor` of shape `(batch, samples)`, *optional*): 1 for real
+                samples, 0 for padding. Without it every sample counts.
+            output_attentions, output_hidden_states: accepted for `generate()`; a CNN has neither.
+        """
+        if input_values.dim() != 2:
+            raise ValueError(f"input_values must be (batch, samples), got shape {tuple(input_values.shape)}")
+        batch_size, max_samples = input_values.shape
+        if attention_mask is None:
+            lengths = torch.full((batch_size,), max_samples, dtype=torch.long, device=input_values.device)
+        else:
+            lengths = attention_mask.long().sum(dim=-1)
+        if bool((lengths <= 0).any()):
+            raise ValueError("every clip needs at least one sample; got an empty clip in the batch")
+
+        groups = torch.unique(lengths).tolist()
+        if len(groups) == 1:
+            frames = self._frames(input_values[:, : groups[0]])
+        else:
+            pieces = {}
+            for length in groups:
+                rows = (lengths == length).nonzero(as_tuple=True)[0]
+                pieces[length] = (rows, self._frames(input_values[rows, :length]))
+            max_frames = max(piece.shape[1] for _, piece in pieces.values())
+            frames = input_values.new_zeros(batch_size, max_frames, self.config.encoder_hidden_size)
+            for rows, piece in pieces.values():
+                frames[rows, : piece.shape[1]] = piece
+
+        valid = self.num_valid_frames(lengths).clamp(max=frames.shape[1])
+        frame_mask = torch.arange(frames.shape[1], device=frames.device).unsqueeze(0) < valid.unsqueeze(1)
+        frames = frames * frame_mask.unsqueeze(-1).to(frames.dtype)  # padding frames are exactly zero
+        memory = self.output_projection(frames) if self.output_projection is not None else frames
+        output = EffNetTrmEncoderOutput(
+            last_hidden_state=memory,
+            attention_mask=frame_mask,
+            frame_embeddings=frames,
+            clip_embedding=masked_mean(frames, frame_mask),
+        )
+        return output if return_dict else output.to_tuple()
+
+
+# ----------------------------------------------------------------------------------------------
+# Decoder
+# ----------------------------------------------------------------------------------------------
+
+
+def sinusoidal_position_embedding(positions: torch.Tensor, dim: int) -> torch.Tensor:
+    """The Transformer's fixed sin/cos table evaluated at `positions` -> `(*positions.shape, dim)`.
+
+    Even channels hold sin, odd channels cos, as in the reference `PositionalEncoding`.
+    """
+    inverse_frequency = torch.exp(
+        torch.arange(0, dim, 2, device=positions.device, dtype=torch.float32) * (-math.log(10000.0) / dim)
+    )
+    angles = positions.to(torch.float32).unsqueeze(-1) * inverse_frequency
+    table = torch.stack((angles.sin(), angles.cos()), dim=-1)  # interleave: sin, cos, sin, cos, ...
+    return table.flatten(-2)
+
+
+class EffNetTrmAttention(nn.Module):
+    """Multi-head attention with a key/value cache (self-attention or cross-attention)."""
+
+    def __init__(self, config: EffNetTrmConfig, layer_idx: int, is_cross_attention: bool):
+        super().__init__()
+        self.num_heads = config.decoder_attention_heads
+        self.head_dim = config.d_model // config.decoder_attention_heads
+        self.dropout = config.dropout
+        self.layer_idx = layer_idx
+        self.is_cross_attention = is_cross_attention
+        self.q_proj = nn.Linear(config.d_model, config.d_model)
+        self.k_proj = nn.Linear(config.d_model, config.d_model)
+        self.v_proj = nn.Linear(config.d_model, config.d_model)
+        self.out_proj = nn.Linear(config.d_model, config.d_model)
+
+    def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
+        return states.view(*states.shape[:2], self.num_heads, self.head_dim).transpose(1, 2)
+
+    def _keys_values(self, states: torch.Tensor, cache: EncoderDecoderCache | None):
+        if cache is None:
+            return self._split_heads(self.k_proj(states)), self._split_heads(self.v_proj(states))
+        if self.is_cross_attention:
+            # the memory does not change while decoding: project it once, then reuse it
+            layer_cache = cache.cross_attention_cache
+            if cache.is_updated.get(self.layer_idx):
+                return layer_cache.layers[self.layer_idx].keys, layer_cache.layers[self.layer_idx].values
+            keys, values = self._split_heads(self.k_proj(states)), self._split_heads(self.v_proj(states))
+            cache.is_updated[self.layer_idx] = True
+            return layer_cache.update(keys, values, self.layer_idx)
+        keys, values = self._split_heads(self.k_proj(states)), self._split_heads(self.v_proj(states))
+        return cache.self_attention_cache.update(keys, values, self.layer_idx)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        key_value_states: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        cache: EncoderDecoderCache | None = None,
+    ) -> torch.Tensor:
+        """`attention_mask` is boolean, broadcastable to `(batch, heads, queries, keys)`, true = attend."""
+        queries = self._split_heads(self.q_proj(hidden_states))
+        keys, values = self._keys_values(key_value_states, cache)
+        attended = F.scaled_dot_product_attention(
+            queries,
+            keys,
+            values,
+            attn_mask=attention_mask,
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        attended = attended.transpose(1, 2).reshape(*hidden_states.shape[:2], -1)
+        return self.out_proj(attended)
+
+
+class EffNetTrmDecoderLayer(nn.Module):
+    """Post-norm Transformer decoder layer (as `torch.nn.TransformerDecoderLayer`, ReLU)."""
+
+    def __init__(self, config: EffNetTrmConfig, layer_idx: int):
+        super().__init__()
+        self.self_attn = EffNetTrmAttention(config, layer_idx, is_cross_attention=False)
+        self.self_attn_layer_norm = nn.LayerNorm(config.d_model)
+        self.encoder_attn = EffNetTrmAttention(config, layer_idx, is_cross_attention=True)
+        self.encoder_attn_layer_norm = nn.LayerNorm(config.d_model)
+        self.fc1 = nn.Linear(config.d_model, config.decoder_ffn_dim)
+        self.fc2 = nn.Linear(config.decoder_ffn_dim, config.d_model)
+        self.final_layer_norm = nn.LayerNorm(config.d_model)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, hidden_states, self_attention_mask, memory, memory_mask, cache=None):
+        attended = self.self_attn(hidden_states, hidden_states, self_attention_mask, cache)
+        hidden_states = self.self_attn_layer_norm(hidden_states + self.dropout(attended))
+        attended = self.encoder_attn(hidden_states, memory, memory_mask, cache)
+        hidden_states = self.encoder_attn_layer_norm(hidden_states + self.dropout(attended))
+        transformed = self.fc2(self.dropout(F.relu(self.fc1(hidden_states))))
+        return self.final_layer_norm(hidden_states + self.dropout(transformed))
+
+
+class EffNetTrmDecoder(nn.Module):
+    """Word embedding (x sqrt(d_model)) + sinusoidal positions, memory projection, decoder layers.
+
+    The memory projection is Linear -> ReLU -> Dropout -> LayerNorm (indices 0 and 3 hold weights, as
+    in the reference `attn_proj`); no positional encoding is added to the audio memory.
+    """
+
+    def __init__(self, config: EffNetTrmConfig):
+        super().__init__()
+        self.config = config
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
+        self.embed_scale = math.sqrt(config.d_model)
+        self.memory_projection = nn.Sequential(
+            nn.Linear(config.memory_dim, config.d_model),
+            nn.ReLU(),
+            nn.Dropout(config.dropout),
+            nn.LayerNorm(config.d_model),
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.layers = nn.ModuleList(EffNetTrmDecoderLayer(config, i) for i in range(config.decoder_layers))
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        encoder_attention_mask: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        past_key_values: EncoderDecoderCache | None = None,
+    ) -> torch.Tensor:
+        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        query_length = input_ids.shape[1]
+        total_length = past_length + query_length
+        if total_length > self.config.max_position_embeddings:
+            raise ValueError(
+                f"captions are limited to {self.config.max_position_embeddings} tokens "
+                f"(config.max_position_embeddings); got {total_length}"
+            )
+        positions = torch.arange(past_length, total_length, device=input_ids.device)
+        hidden_states = self.embed_tokens(input_ids) * self.embed_scale
+        hidden_states = self.dropout(hidden_states + sinusoidal_position_embedding(positions, self.config.d_model))
+
+        # causal mask over (query, key) positions, combined with an optional key padding mask
+        key_positions = torch.arange(total_length, device=input_ids.device)
+        self_mask = (key_positions.unsqueeze(0) <= positions.unsqueeze(1))[None, None]
+        if attention_mask is not None:
+            self_mask = self_mask & attention_mask[:, None, None, :total_length].bool()
+        memory_mask = encoder_attention_mask[:, None, None, :].bool()
+        memory = self.memory_projection(encoder_hidden_states)
+        for layer in self.layers:
+            hidden_states = layer(hidden_states, self_mask, memory, memory_mask, past_key_values)
+        return hidden_states
+
+
+# ----------------------------------------------------------------------------------------------
+# The captioning model
+# ----------------------------------------------------------------------------------------------
+
+
+class EffNetTrmPreTrainedModel(PreTrainedModel):
+    config_class = EffNetTrmConfig
+    config: EffNetTrmConfig
+    base_model_prefix = "effnet_trm"
+    main_input_name = "input_values"
+    supports_gradient_checkpointing = False
+    _supports_sdpa = True
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """Xavier-uniform for linear and embedding weights (as the reference decoder), zero biases.
+
+        The EfficientNet keeps timm's own initialisation (He-normal convolutions, unit batch norms).
+        """
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            init.xavier_uniform_(module.weight)
+            if getattr(module, "bias", None) is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+
+
+class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
+    """EffNet-Trm audio captioner. Use `generate()` for captions (beam search, greedy, sampling)."""
+
+    _tied_weights_keys = {"lm_head.weight": "decoder.embed_tokens.weight"}
+
+    def __init__(self, config: EffNetTrmConfig):
+        super().__init__(config)
+        self.encoder = EffNetTrmEncoder(config)
+        self.decoder = EffNetTrmDecoder(config)
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.post_init()
+        if self.generation_config is not None:
+            self._set_default_generation_config()
+
+    def _set_default_generation_config(self) -> None:
+        """The paper's decoding: beam search with 3 beams, at most 20 words. A caption never
+        contains `<pad>` or `<bos>`, so they are suppressed (a saved generation_config.json wins)."""
+        self.generation_config.num_beams = 3
+        self.generation_config.max_new_tokens = 20
+        self.generation_config.suppress_tokens = [self.config.pad_token_id, self.config.bos_token_id]
+
+    def get_encoder(self, modality: str | None = None) -> EffNetTrmEncoder:
+        return self.encoder
+
+    def get_decoder(self) -> EffNetTrmDecoder:
+        return self.decoder
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.decoder.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.decoder.embed_tokens = value
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head = value
+
+    def encode(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None) -> EffNetTrmEncoderOutput:
+        """Run the audio encoder alone (frames, frame mask, clip embedding)."""
+        return self.encoder(input_values, attention_mask)
+
+    def shift_labels_right(self, labels: torch.Tensor) -> torch.Tensor:
+        """`<bos> w1 w2 ...` decoder inputs from `w1 w2 ... <eos>` labels (-100 becomes `<pad>`)."""
+        shifted = labels.new_full(labels.shape, self.config.pad_token_id)
+        shifted[:, 1:] = labels[:, :-1]
+        shifted[:, 0] = self.config.decoder_start_token_id
+        return shifted.masked_fill(shifted == -100, self.config.pad_token_id)
+
+    def forward(
+        self,
+        input_values: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        encoder_outputs: EffNetTrmEncoderOutput | None = None,
+        past_key_values: Cache | None = None,
+        labels: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> EffNetTrmCaptioningOutput:
+        """
+        Args:
+            input_values (`(batch, samples)`): 16 kHz waveforms; not needed when `encoder_outputs` is given.
+            attention_mask (`(batch, samples)`): sample-level padding mask of `input_values`.
+            decoder_input_ids (`(batch, words)`): decoder inputs; derived from `labels` when omitted.
+            decoder_attention_mask (`(batch, words)`): optional padding mask of the decoder inputs.
+            encoder_outputs: a precomputed [`EffNetTrmEncoderOutput`].
+            past_key_values: an [`EncoderDecoderCache`] for incremental decoding.
+            labels (`(batch, words)`): target word ids, -100 where ignored; gives the cross-entropy `loss`.
+        """
+        if encoder_outputs is None:
+            if input_values is None:
+                raise ValueError("pass input_values (audio) or encoder_outputs")
+            encoder_outputs = self.encoder(input_values, attention_mask)
+        if decoder_input_ids is None:
+            if labels is None:
+                raise ValueError("pass decoder_input_ids or labels")
+            decoder_input_ids = self.shift_labels_right(labels)
+        if use_cache and past_key_values is None:
+            past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        if not use_cache:
+            past_key_values = None
+
+        hidden_states = self.decoder(
+            decoder_input_ids,
+            encoder_outputs.last_hidden_state,
+            encoder_outputs.attention_mask,
+            attention_mask=decoder_attention_mask,
+            past_key_values=past_key_values,
+        )
+        logits = self.lm_head(hidden_states)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+        output = EffNetTrmCaptioningOutput(
+            loss=loss,
+            logits=logits,
+            past_key_values=past_key_values,
+            decoder_hidden_states=hidden_states,
+            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+            encoder_attention_mask=encoder_outputs.attention_mask,
+            encoder_frame_embeddings=encoder_outputs.frame_embeddings,
+            encoder_clip_embedding=encoder_outputs.clip_embedding,
+        )
+        return output if return_dict is not False else output.to_tuple()
+
+
+__all__ = [
+    "EffNetTrmConfig",
+    "EffNetTrmEncoder",
+    "EffNetTrmEncoderOutput",
+    "EffNetTrmCaptioningOutput",
+    "EffNetTrmForAudioCaptioning",
+    "EffNetTrmPreTrainedModel",
+]

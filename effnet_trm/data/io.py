@@ -21,3 +21,11 @@ def decode_audio(audio: Mapping, sampling_rate: int) -> np.ndarray:
     if audio.get("path"):
         return load_audio(audio["path"], sampling_rate)
     raise AudioError("the row has neither audio bytes nor a path")
+
+
+def decode_split(rows, sampling_rate: int, progress: bool = True, desc: str = "decoding") -> list[np.ndarray]:
+    """Every row's waveform at `sampling_rate`, in order (a progress bar for long splits)."""
+    from tqdm.auto import tqdm
+
+    audio = rows.select_columns(["audio"])
+    return [decode_audio(row["audio"], sampling_rate) for row in tqdm(audio, desc=desc, disable=not progress)]

@@ -37,6 +37,9 @@ class HTSATConfig:
     mlp_ratio: float = 4.0
     drop_path_rate: float = 0.1
     num_classes: int = 527  # AudioSet head, unused for captioning but part of the checkpoint
+    #: How often each of the 32 output frames is repeated for the text encoder: WavCaps repeats them 32
+    #: times (1024 positions); the demo size feeds the 32 frames once (32x shorter BART input).
+    frame_repeat: int = 32
 
     @property
     def freq_ratio(self) -> int:

@@ -36,7 +36,10 @@ BART_TOKENIZER = "facebook/bart-base"
 
 HTSAT_SIZES = {
     "full": HTSATConfig(),
-    "demo": HTSATConfig(embed_dim=32, depths=[1, 1, 2, 1], num_heads=[2, 2, 4, 8], drop_path_rate=0.05),
+    "demo": HTSATConfig(
+        embed_dim=48, patch_size=8, patch_stride=8, depths=[1, 1, 1], num_heads=[2, 4, 8], drop_path_rate=0.05,
+        frame_repeat=1,
+    ),
 }
 BART_CONFIGS = {"full": "bart-base.json", "demo": "bart-demo.json"}
 
@@ -46,10 +49,12 @@ IGNORABLE_KEYS = {
 }
 
 
+def _bart_values(size: str) -> dict:
+    return json.loads((CONFIG_DIR / BART_CONFIGS[size]).read_text())
+
+
 def bart_config(size: str, **overrides) -> BartConfig:
-    values = json.loads((CONFIG_DIR / BART_CONFIGS[size]).read_text())
-    values.pop("_comment", None)
-    values.pop("model_type", None)
+    values = {k: v for k, v in _bart_values(size).items() if not k.startswith("_") and k != "model_type"}
     return BartConfig(**{**values, **overrides})
 
 
@@ -73,13 +78,19 @@ class HTSATBartCaptioner(nn.Module):
 
     @classmethod
     def from_size(cls, size: str, **bart_overrides) -> "HTSATBartCaptioner":
-        return cls(HTSAT_SIZES[size], bart_config(size, **bart_overrides))
+        model = cls(HTSAT_SIZES[size], bart_config(size, **bart_overrides))
+        # the decoding settings WavCaps got from bart-base's config (transformers now keeps them apart)
+        generation = dict(_bart_values(size)["_generation"])
+        for key in ("forced_bos_token_id", "forced_eos_token_id"):
+            if key in bart_overrides:
+                generation[key] = bart_overrides[key]
+        model.decoder.generation_config.update(**generation)
+        return model
 
     def encode_audio(self, waveform: torch.Tensor):
         """(batch, samples) at 32 kHz -> (HTSAT output, projected 1024-position sequence for BART)."""
         audio = self.encoder.audio_enc(waveform)
-        repeat = self.htsat_config.max_frames // audio.frames.shape[1]
-        return audio, self.enc_to_dec_proj(audio.fine_grained(repeat))
+        return audio, self.enc_to_dec_proj(audio.fine_grained(self.htsat_config.frame_repeat))
 
     def bart_encoder_outputs(self, projected: torch.Tensor):
         return self.decoder.model.encoder(inputs_embeds=projected, return_dict=True)
@@ -147,9 +158,9 @@ def load_wavcaps_checkpoint(path: str | Path, size: str | None = None) -> tuple[
 def save_wavcaps_checkpoint(model: HTSATBartCaptioner, path: str | Path, size: str, **config) -> None:
     """Write `model` in WavCaps' checkpoint layout (plus what this package needs to rebuild its size)."""
     bart = model.decoder.config
-    overrides = {key: getattr(bart, key) for key in ("vocab_size", "pad_token_id", "bos_token_id", "eos_token_id",
-                                                        "decoder_start_token_id", "forced_bos_token_id",
-                                                        "forced_eos_token_id")}
+    keys = ("vocab_size", "pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id",
+            "forced_bos_token_id", "forced_eos_token_id")
+    overrides = {key: getattr(bart, key) for key in keys if getattr(bart, key, None) is not None}
     payload = {
         "model": model.state_dict(),
         "config": {"effnet_trm_size": size, "bart_overrides": overrides, "htsat": asdict(model.htsat_config), **config},

@@ -1,0 +1,89 @@
+"""Training the demo-size HTSAT-BART teacher on the embedded corpus (no WavCaps weights exist here).
+
+The teacher learns from the `train` *and* `audio_only` captions: that stands in for a real teacher
+trained on far more data than the student's labelled set (WavCaps' 400k clips against AudioCaps'
+50k). The student never reads the `audio_only` captions. The result is saved in WavCaps' checkpoint
+layout (`teacher.pt`) with its word tokenizer, and loads through the same strict loader as a real
+WavCaps checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data import decode_split
+from ..tokenization import build_word_tokenizer, caption_labels
+from .htsat_bart import CHECKPOINT_FILE, HTSATBartCaptioner, HTSATBartTeacher, save_wavcaps_checkpoint
+
+logger = logging.getLogger(__name__)
+
+TEACHER_SPLITS = ("train", "audio_only")
+
+
+def train_demo_teacher(
+    dataset_dir: str,
+    out_dir: str | Path,
+    epochs: int = 12,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    seed: int = 0,
+    max_words: int = 28,
+) -> HTSATBartTeacher:
+    """Train the `demo` HTSAT-BART on `dataset_dir`'s train + audio_only splits; save it to `out_dir`."""
+    from datasets import concatenate_datasets, load_from_disk
+
+    torch.manual_seed(seed)
+    corpus = load_from_disk(dataset_dir)
+    rows = concatenate_datasets([corpus[split] for split in TEACHER_SPLITS])
+    captions = [list(c) for c in rows["captions"]]
+    tokenizer = build_word_tokenizer(c for caps in captions for c in caps)
+    waveforms = decode_split(rows, HTSATBartTeacher.sampling_rate, desc="decoding teacher data")
+    model = HTSATBartCaptioner.from_size(
+        "demo", vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
+        forced_bos_token_id=tokenizer.bos_token_id, forced_eos_token_id=tokenizer.eos_token_id,
+    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-2)
+    steps_per_epoch = math.ceil(len(rows) / batch_size)
+    total = epochs * steps_per_epoch
+    warmup = max(1, total // 10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+    )
+    rng = np.random.default_rng(seed)
+    model.train()
+    started = time.perf_counter()
+    progress = tqdm(total=total, desc="training demo teacher", unit="step")
+    for epoch in range(epochs):
+        for batch in np.array_split(rng.permutation(len(rows)), steps_per_epoch):
+            audio = torch.from_numpy(np.stack([waveforms[i] for i in batch]))
+            texts = [captions[i][int(rng.integers(len(captions[i])))] for i in batch]
+            # WavCaps' targets: the tokenised caption with its <bos> ... <eos>
+            labels = caption_labels(tokenizer, texts, max_words=max_words)
+            labels = torch.cat([labels.new_full((len(batch), 1), tokenizer.bos_token_id), labels], dim=1)
+            loss = model(audio, labels)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"teacher loss became {loss.item()} at epoch {epoch}")
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
+            optimizer.step()
+            optimizer.zero_grad()
+            scheduler.step()
+            progress.update()
+            progress.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}")
+    progress.close()
+    logger.info("demo teacher trained in %.0f s", time.perf_counter() - started)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    save_wavcaps_checkpoint(model, out_dir / CHECKPOINT_FILE, "demo", trained_on=dataset_dir, epochs=epochs)
+    tokenizer.save_pretrained(out_dir)
+    return HTSATBartTeacher.from_pretrained(out_dir)

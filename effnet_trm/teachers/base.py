@@ -31,6 +31,8 @@ class Teacher(ABC):
     sampling_rate: int
     #: Size of `TeacherEmbeddings.clip`.
     embedding_dim: int
+    #: Longest clip (samples) the teacher takes at once; None when there is no limit.
+    max_samples: int | None = None
 
     @abstractmethod
     def embed(self, waveforms: Sequence[np.ndarray]) -> TeacherEmbeddings:

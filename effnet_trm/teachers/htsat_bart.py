@@ -185,6 +185,7 @@ class HTSATBartTeacher(Teacher):
         self.tokenizer = tokenizer
         self.device = device
         self.embedding_dim = model.htsat_config.num_features
+        self.max_samples = model.htsat_config.max_samples
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> "HTSATBartTeacher":
@@ -200,7 +201,7 @@ class HTSATBartTeacher(Teacher):
         return cls(model, tokenizer, device)
 
     def batch(self, waveforms: Sequence[np.ndarray]) -> torch.Tensor:
-        limit = self.model.htsat_config.max_samples
+        limit = self.max_samples
         length = int(CLIP_SECONDS * self.sampling_rate)
         rows = torch.zeros(len(waveforms), max(length, max(len(w) for w in waveforms)))
         for i, wave in enumerate(waveforms):

@@ -1,0 +1,126 @@
+"""Distillation run configuration: YAML files under configs/, with dotted command-line overrides.
+
+    python train_distill.py --config configs/audiocaps_contrastive_audio_only.yaml training.lr=3e-4
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "data/demo_quick"  #: a DatasetDict folder in the project schema (see datasets_scripts/)
+    train_split: str = "train"
+    audio_only_split: str | None = None  #: mixed into every batch when set (read as audio only)
+    validation_split: str = "validation"
+    teacher_cache: str | None = None  #: folder written by datasets_scripts/cache_teacher.py
+    crop_seconds: float = 10.0  #: random crops of this length for training (clips are padded when shorter)
+    validation_limit: int | None = None  #: score only the first N validation clips
+
+
+@dataclass
+class ModelConfig:
+    init_from: str | None = None  #: start from a saved model folder instead of a fresh model
+    tokenizer: str | None = None  #: a tokenizer folder; default: built from the labelled training captions
+    min_word_count: int = 1
+    config: dict = field(default_factory=dict)  #: EffNetTrmConfig overrides
+
+
+@dataclass
+class KDConfig:
+    encoder_loss: str = "contrastive"  #: contrastive | mse | none
+    sequence_kd: bool = True  #: L_seq on the teacher's captions
+    sup_weight: float = 1.0
+    seq_weight: float = 1.0
+    enc_weight: float = 1.0
+    shared_dim: int = 1024  #: contrastive projection size
+    init_temperature: float = 0.07
+
+
+@dataclass
+class TrainingConfig:
+    epochs: int = 25
+    labelled_batch_size: int = 16
+    audio_only_batch_size: int = 16
+    gradient_accumulation_steps: int = 1
+    lr: float = 5e-4
+    final_lr: float = 5e-7
+    warmup_epochs: float = 5
+    weight_decay: float = 1e-6
+    max_grad_norm: float = 1.0
+    label_smoothing: float = 0.1
+    max_words: int = 20
+    mixed_precision: str = "no"
+    seed: int = 0
+    save_every_steps: int = 500
+    validate_every_epochs: int = 1
+    num_beams: int = 3
+    selection_metric: str = "cider_d"
+    log_with: str | None = "tensorboard"
+
+
+@dataclass
+class DistillConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    kd: KDConfig = field(default_factory=KDConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    output_dir: str = "outputs/run"  #: checkpoints, logs and the final model folder (output_dir/model)
+    model_dir: str | None = None  #: where the final (best) model folder goes, if not output_dir/model
+    push_to_hub: str | None = None  #: a Hub repo id to upload the final model folder to
+
+    def __post_init__(self):
+        if self.kd.encoder_loss not in ("contrastive", "mse", "none"):
+            raise ValueError(f"kd.encoder_loss must be contrastive, mse or none, not {self.kd.encoder_loss!r}")
+        uses_teacher = self.kd.encoder_loss != "none" or self.kd.sequence_kd
+        if uses_teacher and not self.data.teacher_cache:
+            raise ValueError("distillation needs data.teacher_cache (run datasets_scripts/cache_teacher.py)")
+        if self.data.audio_only_split and not uses_teacher:
+            raise ValueError("audio-only data needs a teacher (sequence_kd or an encoder loss): it has no captions")
+
+    @property
+    def uses_teacher(self) -> bool:
+        return self.kd.encoder_loss != "none" or self.kd.sequence_kd
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, values: dict):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
+    kwargs = {}
+    for name, value in values.items():
+        inner = known[name].default_factory if known[name].default_factory is not dataclasses.MISSING else None
+        if dataclasses.is_dataclass(inner) or (inner and dataclasses.is_dataclass(inner())):
+            kwargs[name] = _build(type(inner()), value or {})
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def apply_override(values: dict, override: str) -> None:
+    """`section.key=value` (value parsed as YAML) into the nested dict `values`."""
+    if "=" not in override:
+        raise ValueError(f"overrides look like section.key=value, got {override!r}")
+    path, raw = override.split("=", 1)
+    keys = path.split(".")
+    target = values
+    for key in keys[:-1]:
+        target = target.setdefault(key, {})
+    target[keys[-1]] = yaml.safe_load(raw)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> DistillConfig:
+    values = yaml.safe_load(Path(path).read_text()) if path else {}
+    values = values or {}
+    for override in overrides:
+        apply_override(values, override)
+    return _build(DistillConfig, values)

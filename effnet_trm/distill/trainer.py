@@ -1,0 +1,377 @@
+"""Encoder-level knowledge distillation with Accelerate (the paper's method, sections 2-3).
+
+L = w_sup L_sup + w_seq L_seq + w_enc L_enc. Each step mixes labelled clips (all three losses) with
+audio-only clips (L_seq + L_enc only). The student's encoder runs once per step over all clips and
+both decoder passes reuse it. Checkpoints (`accelerator.save_state` + the trainer's position) let a
+run resume exactly; the best validation checkpoint becomes a Hub-ready model folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from configuration_effnet_trm import EffNetTrmConfig
+from modeling_effnet_trm import EffNetTrmEncoderOutput, EffNetTrmForAudioCaptioning, masked_mean
+
+from ..hub import save_model_folder
+from ..tokenization import build_word_tokenizer
+from .config import DistillConfig, KDConfig
+from .data import Batch, ClipSource, MixedBatches
+from .losses import ContrastiveDistillationHead, caption_loss, mse_distillation_loss
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "trainer_state.json"
+CHECKPOINTS = "checkpoints"
+KEEP_CHECKPOINTS = 2
+
+
+class DistillationModule(nn.Module):
+    """The student plus the training-only distillation head (never saved with the model)."""
+
+    def __init__(self, student: EffNetTrmForAudioCaptioning, kd: KDConfig, teacher_dim: int | None,
+                 label_smoothing: float):
+        super().__init__()
+        self.student = student
+        self.kd = kd
+        self.label_smoothing = label_smoothing
+        self.contrastive = (
+            ContrastiveDistillationHead(student.config.encoder_hidden_size, teacher_dim, kd.shared_dim,
+                                        kd.init_temperature)
+            if kd.encoder_loss == "contrastive" else None
+        )
+
+    def _decode(self, encoded: EffNetTrmEncoderOutput, labels: torch.Tensor) -> torch.Tensor:
+        logits = self.student(encoder_outputs=encoded, decoder_input_ids=self.student.shift_labels_right(labels)).logits
+        return caption_loss(logits, labels, self.label_smoothing)
+
+    def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
+        encoded = self.student.encode(batch.input_values, batch.attention_mask)
+        terms: dict[str, torch.Tensor] = {}
+        n = batch.num_labelled
+        if n and self.kd.sup_weight:
+            labelled = EffNetTrmEncoderOutput(**{k: v[:n] for k, v in encoded.items()})
+            terms["sup"] = self._decode(labelled, batch.labels)
+        if self.kd.sequence_kd and self.kd.seq_weight:
+            terms["seq"] = self._decode(encoded, batch.teacher_labels)
+        if self.kd.encoder_loss == "contrastive":
+            terms["enc"] = self.contrastive(encoded.clip_embedding, batch.teacher_embeddings)
+        elif self.kd.encoder_loss == "mse":
+            projected_clip = masked_mean(encoded.last_hidden_state, encoded.attention_mask)
+            terms["enc"] = mse_distillation_loss(projected_clip, batch.teacher_embeddings)
+        weights = {"sup": self.kd.sup_weight, "seq": self.kd.seq_weight, "enc": self.kd.enc_weight}
+        terms["total"] = sum(weights[name] * value for name, value in terms.items())
+        return terms
+
+
+def warmup_exponential_decay(warmup_steps: int, total_steps: int, peak_lr: float, final_lr: float):
+    """LR multiplier: linear warm-up to the peak, then exponential decay to `final_lr` at the end."""
+    ratio = final_lr / peak_lr
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return ratio**progress
+
+    return factor
+
+
+@dataclass
+class TrainerState:
+    epoch: int = 0
+    step: int = 0  #: batches done in `epoch`
+    global_step: int = 0
+    best_score: float = -math.inf
+    best_epoch: int = -1
+    history: list | None = None
+
+    def save(self, folder: Path) -> None:
+        (folder / STATE_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> "TrainerState":
+        return cls(**json.loads((folder / STATE_FILE).read_text()))
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
+
+
+def _tokenizer(config: DistillConfig, corpus):
+    from transformers import PreTrainedTokenizerFast
+
+    if config.model.tokenizer:
+        return PreTrainedTokenizerFast.from_pretrained(config.model.tokenizer)
+    if config.model.init_from:
+        return PreTrainedTokenizerFast.from_pretrained(config.model.init_from)
+    # the labelled training captions only: never the audio-only split's
+    captions = [c for caps in corpus[config.data.train_split]["captions"] for c in caps]
+    return build_word_tokenizer(captions, min_count=config.model.min_word_count, max_words=config.training.max_words)
+
+
+def _student(config: DistillConfig, vocab_size: int, teacher_dim: int | None) -> EffNetTrmForAudioCaptioning:
+    if config.model.init_from:
+        return EffNetTrmForAudioCaptioning.from_pretrained(config.model.init_from)
+    overrides = dict(config.model.config)
+    if config.kd.encoder_loss == "mse":
+        overrides.setdefault("encoder_projection_dim", teacher_dim)
+    return EffNetTrmForAudioCaptioning(EffNetTrmConfig(vocab_size=vocab_size, **overrides))
+
+
+class Trainer:
+    def __init__(self, config: DistillConfig):
+        from accelerate import Accelerator
+        from accelerate.utils import ProjectConfiguration, set_seed
+        from datasets import load_from_disk
+
+        from feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
+
+        from ..teachers.cache import load_teacher_cache
+
+        self.config = config
+        training = config.training
+        self.output_dir = Path(config.output_dir)
+        self.accelerator = Accelerator(
+            mixed_precision=training.mixed_precision,
+            gradient_accumulation_steps=training.gradient_accumulation_steps,
+            log_with=training.log_with,
+            project_config=ProjectConfiguration(project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")),
+        )
+        set_seed(training.seed)
+        corpus = load_from_disk(config.data.dataset)
+        teacher, teacher_dim = None, None
+        if config.uses_teacher:
+            teacher, info = load_teacher_cache(config.data.teacher_cache)
+            teacher_dim = info["embedding_dim"]
+        self.tokenizer = _tokenizer(config, corpus)
+        student = _student(config, len(self.tokenizer), teacher_dim)
+        self.module = DistillationModule(student, config.kd, teacher_dim, training.label_smoothing)
+        self.validation_rows = corpus[config.data.validation_split]
+        if config.data.validation_limit:
+            self.validation_rows = self.validation_rows.select(range(min(config.data.validation_limit,
+                                                                         len(self.validation_rows))))
+
+        rate = student.config.sampling_rate
+        labelled = ClipSource(corpus[config.data.train_split], True, rate, config.data.crop_seconds, teacher)
+        audio_only = (
+            ClipSource(corpus[config.data.audio_only_split], False, rate, config.data.crop_seconds, teacher)
+            if config.data.audio_only_split else None
+        )
+        self.batches = MixedBatches(
+            labelled, audio_only, self.tokenizer, EffNetTrmFeatureExtractor(rate),
+            training.labelled_batch_size, training.audio_only_batch_size if audio_only else 0, training.seed,
+            training.max_words, self.accelerator.process_index, self.accelerator.num_processes,
+        )
+        steps_per_epoch = self.batches.steps_per_epoch
+        updates_per_epoch = math.ceil(steps_per_epoch / training.gradient_accumulation_steps)
+        total_updates = updates_per_epoch * training.epochs
+        warmup = max(1, int(training.warmup_epochs * updates_per_epoch))
+        optimizer = torch.optim.Adam(self.module.parameters(), lr=training.lr, weight_decay=training.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, warmup_exponential_decay(warmup, total_updates, training.lr, training.final_lr)
+        )
+        # the scheduler is stepped by hand once per optimizer update (not per process)
+        self.module, self.optimizer = self.accelerator.prepare(self.module, optimizer)
+        self.accelerator.register_for_checkpointing(self.scheduler)
+        self.state = TrainerState(history=[])
+        if training.log_with:
+            self.accelerator.init_trackers("distill", config={k: str(v) for k, v in config.to_dict().items()})
+
+    # --- checkpoints ---------------------------------------------------------------------------------
+
+    @property
+    def checkpoint_root(self) -> Path:
+        return self.output_dir / CHECKPOINTS
+
+    def save_checkpoint(self) -> Path:
+        folder = self.checkpoint_root / f"step_{self.state.global_step:08d}"
+        self.accelerator.save_state(str(folder))
+        if self.accelerator.is_main_process:
+            self.state.save(folder)
+            self.tokenizer.save_pretrained(folder / "tokenizer")
+            for old in sorted(self.checkpoint_root.glob("step_*"))[:-KEEP_CHECKPOINTS]:
+                shutil.rmtree(old, ignore_errors=True)
+        return folder
+
+    def latest_checkpoint(self) -> Path | None:
+        found = sorted(self.checkpoint_root.glob("step_*"))
+        return found[-1] if found else None
+
+    def resume(self, checkpoint: str) -> None:
+        folder = self.latest_checkpoint() if checkpoint == "latest" else Path(checkpoint)
+        if folder is None or not (folder / STATE_FILE).exists():
+            raise FileNotFoundError(f"no checkpoint to resume from at {checkpoint!r} ({self.checkpoint_root})")
+        self.accelerator.load_state(str(folder))
+        self.state = TrainerState.load(folder)
+        logger.info("resumed from %s (epoch %d, step %d)", folder, self.state.epoch, self.state.step)
+
+    # --- training ------------------------------------------------------------------------------------
+
+    def train_step(self, batch: Batch) -> dict[str, float]:
+        training = self.config.training
+        with self.accelerator.accumulate(self.module):
+            terms = self.module(batch.to(self.accelerator.device))
+            loss = terms["total"]
+            if not torch.isfinite(loss):
+                last = self.latest_checkpoint()
+                raise NonFiniteLossError(
+                    f"the loss became {loss.item()} at epoch {self.state.epoch}, step {self.state.step} "
+                    f"({', '.join(f'{k}={v.item():.4g}' for k, v in terms.items())}); nothing was saved after "
+                    f"the last good checkpoint ({last or 'none yet'}). Lower training.lr or check the inputs."
+                )
+            self.accelerator.backward(loss)
+            if self.accelerator.sync_gradients:
+                self.accelerator.clip_grad_norm_(self.module.parameters(), training.max_grad_norm)
+            self.optimizer.step()
+            if self.accelerator.sync_gradients:
+                self.scheduler.step()
+            self.optimizer.zero_grad()
+        return {name: value.item() for name, value in terms.items()}
+
+    def train(self, resume: str | None = None, stop_after_steps: int | None = None) -> Path | None:
+        """Run (or continue) training; returns the final model folder (None if stopped early on purpose)."""
+        training = self.config.training
+        if resume:
+            self.resume(resume)
+        steps_per_epoch = self.batches.steps_per_epoch
+        progress = tqdm(total=steps_per_epoch * training.epochs, initial=self.state.global_step, desc="distilling",
+                        unit="step", disable=not self.accelerator.is_local_main_process)
+        started = time.perf_counter()
+        while self.state.epoch < training.epochs:
+            self.batches.epoch, self.batches.start_step = self.state.epoch, self.state.step
+            loader = torch.utils.data.DataLoader(self.batches, batch_size=None, shuffle=False)
+            self.module.train()
+            for batch in loader:
+                terms = self.train_step(batch)
+                self.state.step += 1
+                self.state.global_step += 1
+                progress.update()
+                progress.set_postfix(epoch=self.state.epoch, **{k: f"{v:.3f}" for k, v in terms.items()})
+                if training.log_with:
+                    self.accelerator.log({f"loss/{k}": v for k, v in terms.items()} |
+                                         {"lr": self.scheduler.get_last_lr()[0]}, step=self.state.global_step)
+                if training.save_every_steps and self.state.global_step % training.save_every_steps == 0:
+                    self.save_checkpoint()
+                if stop_after_steps and self.state.global_step >= stop_after_steps:
+                    self.save_checkpoint()
+                    progress.close()
+                    return None
+            self.state.epoch += 1
+            self.state.step = 0
+            if self.state.epoch % training.validate_every_epochs == 0 or self.state.epoch == training.epochs:
+                self.validate()
+            self.save_checkpoint()
+        progress.close()
+        logger.info("trained %d epochs in %.0f s", training.epochs, time.perf_counter() - started)
+        self.accelerator.end_training()
+        return self.finish()
+
+    # --- validation and the final model ---------------------------------------------------------------
+
+    def captioner(self):
+        from ..inference import Captioner
+
+        return Captioner(self.accelerator.unwrap_model(self.module).student, self.tokenizer)
+
+    def validate(self) -> float:
+        from ..evaluation.metrics import VALIDATION_METRICS, compute_caption_metrics
+        from ..evaluation.runner import caption_split
+
+        if not self.accelerator.is_main_process:
+            return math.nan
+        training = self.config.training
+        student = self.accelerator.unwrap_model(self.module).student
+        student.eval()
+        predictions = caption_split(self.captioner(), self.validation_rows, progress=False,
+                                    num_beams=training.num_beams, max_new_tokens=training.max_words)
+        references = [list(r) for r in self.validation_rows["captions"]]
+        scores = compute_caption_metrics(predictions, references, metrics=VALIDATION_METRICS)
+        student.train()
+        metric = training.selection_metric
+        if metric not in scores.corpus:
+            raise RuntimeError(f"validation metric {metric} unavailable: {scores.unavailable.get(metric)}")
+        score = scores.corpus[metric]
+        self.state.history.append({"epoch": self.state.epoch, **scores.corpus})
+        if self.config.training.log_with:
+            self.accelerator.log({f"validation/{k}": v for k, v in scores.corpus.items()}, step=self.state.global_step)
+        logger.info("epoch %d validation: %s", self.state.epoch, {k: round(v, 4) for k, v in scores.corpus.items()})
+        if score > self.state.best_score:
+            self.state.best_score, self.state.best_epoch = score, self.state.epoch
+            save_model_folder(student, self.tokenizer, self.best_dir)
+        return score
+
+    @property
+    def best_dir(self) -> Path:
+        return self.output_dir / "best"
+
+    @property
+    def model_dir(self) -> Path:
+        return Path(self.config.model_dir) if self.config.model_dir else self.output_dir / "model"
+
+    def finish(self) -> Path | None:
+        if not self.accelerator.is_main_process:
+            return None
+        if self.model_dir.exists():
+            shutil.rmtree(self.model_dir)
+        shutil.copytree(self.best_dir, self.model_dir)
+        (self.model_dir / "README.md").write_text(model_card(self.config, self.state), encoding="utf-8")
+        (self.model_dir / "training_config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        if self.config.push_to_hub:
+            from huggingface_hub import HfApi
+
+            api = HfApi()
+            api.create_repo(self.config.push_to_hub, exist_ok=True)
+            api.upload_folder(folder_path=str(self.model_dir), repo_id=self.config.push_to_hub)
+        return self.model_dir
+
+
+def model_card(config: DistillConfig, state: TrainerState, test_scores: dict | None = None) -> str:
+    """README.md for the model folder: metadata, how it was trained, the measured scores."""
+    best = next((h for h in state.history or [] if h["epoch"] == state.best_epoch), {})
+    rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in best.items() if k != "epoch")
+    test = "\n".join(f"| {k} | {v:.4f} |" for k, v in (test_scores or {}).items())
+    kd = config.kd
+    return f"""---
+library_name: transformers
+pipeline_tag: audio-to-text
+tags: [audio-captioning, knowledge-distillation, effnet-trm]
+metrics: [bleu, meteor, rouge, cider]
+---
+
+# EffNet-Trm audio captioner
+
+An EfficientNet-B2 + 2-layer Transformer captioner (Xu et al., Interspeech 2024), trained with
+`train_distill.py` from the effnet-trm package. Load it with
+`AutoModel.from_pretrained(<this folder>, trust_remote_code=True)`; caption with `generate()`.
+
+- Data: `{config.data.dataset}` (labelled split `{config.data.train_split}`, audio-only split
+  `{config.data.audio_only_split}`), teacher cache `{config.data.teacher_cache}`.
+- Losses: L_sup (weight {kd.sup_weight}) + L_seq ({'on' if kd.sequence_kd else 'off'}, weight {kd.seq_weight})
+  + L_enc `{kd.encoder_loss}` (weight {kd.enc_weight}).
+- {config.training.epochs} epochs, {config.training.labelled_batch_size} labelled +
+  {config.training.audio_only_batch_size if config.data.audio_only_split else 0} audio-only clips per step,
+  peak LR {config.training.lr}.
+
+## Validation scores of this checkpoint (epoch {state.best_epoch}, beam {config.training.num_beams})
+
+| metric | score |
+|---|---|
+{rows}
+""" + (f"""
+## Test scores
+
+| metric | score |
+|---|---|
+{test}
+""" if test_scores else "")

@@ -1,0 +1,123 @@
+"""The main job on the embedded default: corpus -> demo teacher -> teacher cache -> distilled student
+-> test scores of both, in one command (`make demo`). Finished stages are reused on a second run.
+
+    python -m effnet_trm.distill.demo [--preset quick] [--config configs/demo_quick.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from ..evaluation.metrics import ALL_METRICS, compute_caption_metrics
+
+logger = logging.getLogger(__name__)
+
+REPORT_METRICS = ("bleu_1", "bleu_4", "meteor", "rouge_l", "cider_d", "spider", "fense", "sbert_sim_minilm")
+
+
+def _stage(name: str):
+    print(f"\n=== {name}", flush=True)
+    return time.perf_counter()
+
+
+def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml", teacher_epochs: int = 12,
+             overrides: list[str] = ()) -> dict:
+    from datasets import load_from_disk
+
+    from ..data import decode_split
+    from ..data.demo_corpus import build_demo_corpus
+    from ..evaluation.runner import caption_split
+    from ..inference import Captioner
+    from ..teachers.cache import build_teacher_cache
+    from ..teachers.htsat_bart import CHECKPOINT_FILE, HTSATBartTeacher
+    from ..teachers.train_teacher import train_demo_teacher
+    from .config import load_config
+    from .trainer import Trainer, model_card
+
+    config = load_config(config_path, list(overrides))
+    dataset = Path(config.data.dataset)
+    teacher_dir = Path(config.data.teacher_cache).parent / "teacher"
+    timings = {}
+
+    started = _stage(f"1/5 demo corpus ({preset}) -> {dataset}")
+    if not (dataset / "dataset_dict.json").exists():
+        build_demo_corpus(dataset, preset=preset)
+    timings["corpus"] = time.perf_counter() - started
+
+    started = _stage(f"2/5 demo teacher (HTSAT-BART, demo size) -> {teacher_dir}")
+    if (teacher_dir / CHECKPOINT_FILE).exists():
+        teacher = HTSATBartTeacher.from_pretrained(teacher_dir)
+    else:
+        teacher = train_demo_teacher(str(dataset), teacher_dir, epochs=teacher_epochs)
+    timings["teacher"] = time.perf_counter() - started
+
+    started = _stage(f"3/5 teacher cache -> {config.data.teacher_cache}")
+    splits = [config.data.train_split] + ([config.data.audio_only_split] if config.data.audio_only_split else [])
+    build_teacher_cache(teacher, str(dataset), config.data.teacher_cache, splits)
+    timings["cache"] = time.perf_counter() - started
+
+    started = _stage("4/5 distilling the student")
+    trainer = Trainer(config)
+    model_dir = trainer.train()
+    timings["distill"] = time.perf_counter() - started
+
+    started = _stage("5/5 test scores (beam 3)")
+    test = load_from_disk(str(dataset))["test"]
+    references = [list(r) for r in test["captions"]]
+    student_captions = caption_split(Captioner.from_pretrained(str(model_dir)), test)
+    teacher_audio = decode_split(test, teacher.sampling_rate, progress=False)
+    teacher_captions = [c for i in range(0, len(teacher_audio), 16) for c in teacher.caption(teacher_audio[i : i + 16])]
+    results = {}
+    for name, captions in (("teacher (HTSAT-BART demo)", teacher_captions), ("student (EffNet-Trm)", student_captions)):
+        scores = compute_caption_metrics(captions, references, metrics=ALL_METRICS)
+        results[name] = {"scores": scores.corpus, "unavailable": scores.unavailable}
+    timings["evaluate"] = time.perf_counter() - started
+
+    student_scores = results["student (EffNet-Trm)"]["scores"]
+    (model_dir / "README.md").write_text(model_card(config, trainer.state, student_scores), encoding="utf-8")
+    report = {"results": results, "timings_s": {k: round(v, 1) for k, v in timings.items()},
+              "examples": [{"audio_id": a, "references": r[:2], "teacher": t, "student": s}
+                           for a, r, t, s in list(zip(test["audio_id"], references, teacher_captions,
+                                                      student_captions))[:5]]}
+    out = Path(config.output_dir) / "demo_results.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print_table(results, timings)
+    print(f"\nstudent model folder: {model_dir}   (effnet-trm caption FILE --model {model_dir})")
+    print(f"results: {out}")
+    return report
+
+
+def print_table(results: dict, timings: dict) -> None:
+    names = list(results)
+    print(f"\n{'metric (demo test split)':<26}" + "".join(f"{n:>28}" for n in names))
+    for metric in REPORT_METRICS:
+        cells = []
+        for name in names:
+            value = results[name]["scores"].get(metric)
+            cells.append(f"{value:>28.4f}" if value is not None else f"{'unavailable offline':>28}")
+        print(f"{metric:<26}" + "".join(cells))
+    unavailable = results[names[-1]]["unavailable"]
+    for metric, reason in unavailable.items():
+        print(f"  {metric}: unavailable offline: {reason[:150]}")
+    print("\nwall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + f" (total {sum(timings.values()):.0f} s)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="quick")
+    parser.add_argument("--config", default="configs/demo_quick.yaml")
+    parser.add_argument("--teacher-epochs", type=int, default=12)
+    parser.add_argument("overrides", nargs="*", help="section.key=value overrides of the distillation config")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    run_demo(args.preset, args.config, args.teacher_epochs, args.overrides)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ..audio import AudioError, load_audio
 from .catalogue import CLASSES, SoundClass
+from .io import rows_to_dataset
 from .sources import Recording, collect_recordings
 
 logger = logging.getLogger(__name__)
@@ -276,32 +277,14 @@ def build_split(split: str, recordings: list[Recording], size: int, seed: int, p
 
 
 def clips_to_dataset(clips: list[Clip]):
-    from datasets import Audio, Dataset, Features, Sequence, Value
-
-    # the Audio feature's encoder needs torchcodec, even for bytes: build a plain struct column, then
-    # cast it (an Arrow-level cast) to Audio(decode=False)
-    features = Features(
-        {
-            "audio": {"bytes": Value("binary"), "path": Value("string")},
-            "captions": Sequence(Value("string")),
-            "audio_id": Value("string"),
-            "classes": Sequence(Value("string")),
-            "source": Value("string"),
-            "license": Value("string"),
-        }
+    return rows_to_dataset(
+        [
+            {"audio": {"bytes": clip.audio, "path": f"{clip.audio_id}.flac"}, "captions": clip.captions,
+             "audio_id": clip.audio_id, "classes": clip.classes, "source": "|".join(clip.sources),
+             "license": "|".join(clip.licenses)}
+            for clip in clips
+        ]
     )
-    dataset = Dataset.from_dict(
-        {
-            "audio": [{"bytes": clip.audio, "path": f"{clip.audio_id}.flac"} for clip in clips],
-            "captions": [clip.captions for clip in clips],
-            "audio_id": [clip.audio_id for clip in clips],
-            "classes": [clip.classes for clip in clips],
-            "source": ["|".join(clip.sources) for clip in clips],
-            "license": ["|".join(clip.licenses) for clip in clips],
-        },
-        features=features,
-    )
-    return dataset.cast_column("audio", Audio(sampling_rate=SAMPLE_RATE, decode=False))
 
 
 def build_demo_corpus(

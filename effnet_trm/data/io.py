@@ -29,3 +29,26 @@ def decode_split(rows, sampling_rate: int, progress: bool = True, desc: str = "d
 
     audio = rows.select_columns(["audio"])
     return [decode_audio(row["audio"], sampling_rate) for row in tqdm(audio, desc=desc, disable=not progress)]
+
+
+def rows_to_dataset(rows: list[dict]):
+    """A `datasets.Dataset` in the project schema from dicts with `audio` ({"bytes", "path"}),
+    `captions`, `audio_id`, `classes`, `source` and `license`.
+
+    The Audio feature's encoder needs torchcodec, even for bytes: the column is built as a plain
+    struct, then cast (an Arrow-level cast) to `Audio(decode=False)`.
+    """
+    from datasets import Audio, Dataset, Features, Sequence, Value
+
+    features = Features(
+        {
+            "audio": {"bytes": Value("binary"), "path": Value("string")},
+            "captions": Sequence(Value("string")),
+            "audio_id": Value("string"),
+            "classes": Sequence(Value("string")),
+            "source": Value("string"),
+            "license": Value("string"),
+        }
+    )
+    columns = {name: [row[name] for row in rows] for name in features}
+    return Dataset.from_dict(columns, features=features).cast_column("audio", Audio(decode=False))

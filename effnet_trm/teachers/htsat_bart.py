@@ -158,9 +158,12 @@ def load_wavcaps_checkpoint(path: str | Path, size: str | None = None) -> tuple[
 def save_wavcaps_checkpoint(model: HTSATBartCaptioner, path: str | Path, size: str, **config) -> None:
     """Write `model` in WavCaps' checkpoint layout (plus what this package needs to rebuild its size)."""
     bart = model.decoder.config
-    keys = ("vocab_size", "pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id",
-            "forced_bos_token_id", "forced_eos_token_id")
+    keys = ("vocab_size", "pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id")
     overrides = {key: getattr(bart, key) for key in keys if getattr(bart, key, None) is not None}
+    generation = model.decoder.generation_config  # where transformers keeps the forced ids now
+    for key in ("forced_bos_token_id", "forced_eos_token_id"):
+        if getattr(generation, key, None) is not None:
+            overrides[key] = getattr(generation, key)
     payload = {
         "model": model.state_dict(),
         "config": {"effnet_trm_size": size, "bart_overrides": overrides, "htsat": asdict(model.htsat_config), **config},

@@ -250,7 +250,10 @@ class Trainer:
         started = time.perf_counter()
         while self.state.epoch < training.epochs:
             self.batches.epoch, self.batches.start_step = self.state.epoch, self.state.step
-            loader = torch.utils.data.DataLoader(self.batches, batch_size=None, shuffle=False)
+            # its own generator: starting an iterator must not draw from the global RNG (dropout), or a
+            # resumed run would diverge from an uninterrupted one
+            loader = torch.utils.data.DataLoader(self.batches, batch_size=None, shuffle=False,
+                                                 generator=torch.Generator().manual_seed(training.seed))
             self.module.train()
             for batch in loader:
                 terms = self.train_step(batch)

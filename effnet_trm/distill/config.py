@@ -17,6 +17,7 @@ class DataConfig:
     dataset: str = "data/demo_quick"  #: a DatasetDict folder in the project schema (see datasets_scripts/)
     train_split: str = "train"
     audio_only_split: str | None = None  #: mixed into every batch when set (read as audio only)
+    audio_only_dataset: str | None = None  #: where that split lives, if not in `dataset` (e.g. a pool sample)
     validation_split: str = "validation"
     teacher_cache: str | None = None  #: folder written by datasets_scripts/cache_teacher.py
     crop_seconds: float = 10.0  #: random crops of this length for training (clips are padded when shorter)

@@ -164,10 +164,10 @@ class Trainer:
 
         rate = student.config.sampling_rate
         labelled = ClipSource(corpus[config.data.train_split], True, rate, config.data.crop_seconds, teacher)
-        audio_only = (
-            ClipSource(corpus[config.data.audio_only_split], False, rate, config.data.crop_seconds, teacher)
-            if config.data.audio_only_split else None
-        )
+        audio_only = None
+        if config.data.audio_only_split:
+            pool = load_from_disk(config.data.audio_only_dataset) if config.data.audio_only_dataset else corpus
+            audio_only = ClipSource(pool[config.data.audio_only_split], False, rate, config.data.crop_seconds, teacher)
         self.batches = MixedBatches(
             labelled, audio_only, self.tokenizer, EffNetTrmFeatureExtractor(rate),
             training.labelled_batch_size, training.audio_only_batch_size if audio_only else 0, training.seed,

@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the project needs: Chromium + its driver for the browser test of the Space.
 APT_PACKAGES := chromium chromium-driver
 
-.PHONY: setup demo smoke test clean
+.PHONY: setup demo test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,14 +25,14 @@ setup: $(STAMP)
 		else echo "note: install $(APT_PACKAGES) (Debian) for the browser test"; fi; \
 	fi
 
-# The main job (see README): until training lands, a captioning smoke run of a fresh model.
+# The main job (see README): build the demo corpus from packaged recordings, train the demo
+# teacher, cache its outputs, distil the student, score both on the test split. Writes
+# outputs/demo/student (used by `effnet-trm caption` and app.py). Finished stages are reused.
 demo: setup
-	$(BIN)/effnet-trm init-model outputs/smoke-model
-	$(BIN)/python -c "import numpy as np, soundfile as sf; t=np.arange(16000*5)/16000; sf.write('outputs/smoke.wav', (0.3*np.sin(2*np.pi*440*t)).astype('float32'), 16000)"
-	$(BIN)/effnet-trm caption outputs/smoke.wav --model outputs/smoke-model
+	HF_HUB_OFFLINE=1 $(BIN)/python -m effnet_trm.distill.demo
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf outputs runs .pytest_cache
+	rm -rf outputs data .pytest_cache

@@ -1,0 +1,155 @@
+"""What the Space does, without the UI: load and check uploads, caption them (per segment for long
+recordings), draw the log-mel spectrogram the model sees. Every user-facing failure is a
+`UserInputError` with a readable message; the UI shows it in the page."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio import AudioError, load_audio
+from ..inference import DEFAULT_SEGMENT_SECONDS, Captioner, ModelNotFoundError, split_segments
+
+#: Limits on what one request may bring.
+MAX_UPLOAD_MB = 50
+MAX_DURATION_SECONDS = 600.0
+#: Recordings longer than this are captioned per 10 s segment.
+SEGMENT_ABOVE_SECONDS = 12.0
+
+
+class UserInputError(ValueError):
+    """Something about the request the user can fix; the message is shown in the page."""
+
+
+@dataclass
+class CaptionOutput:
+    captions: list[str]  # one per candidate (first = best)
+    segments: list[list]  # [start, end, caption] rows when the recording was split, else one row
+    spectrogram: np.ndarray  # an RGB image
+    seconds: float  # inference time
+    duration: float
+
+
+class CaptionService:
+    def __init__(self, captioner: Captioner | None, problem: str | None = None):
+        self.captioner = captioner
+        self.problem = problem
+
+    @classmethod
+    def load(cls, model: str | None) -> "CaptionService":
+        """Load the model; if there is none, keep the reason so the page can explain how to get one."""
+        try:
+            return cls(Captioner.from_pretrained(model))
+        except ModelNotFoundError as error:
+            return cls(None, str(error))
+
+    def _require_model(self) -> Captioner:
+        if self.captioner is None:
+            raise UserInputError(f"No model is loaded. {self.problem}")
+        return self.captioner
+
+    def load_upload(self, path: str | None) -> np.ndarray:
+        captioner = self._require_model()
+        if not path:
+            raise UserInputError("Upload or record some audio first.")
+        size_mb = os.path.getsize(path) / 1e6
+        if size_mb > MAX_UPLOAD_MB:
+            raise UserInputError(f"The file is {size_mb:.0f} MB; the limit is {MAX_UPLOAD_MB} MB.")
+        try:
+            waveform = load_audio(path, captioner.sampling_rate)
+        except AudioError as error:
+            raise UserInputError(f"Could not read {Path(path).name}: {str(error).split(': ', 1)[-1]}") from None
+        duration = waveform.size / captioner.sampling_rate
+        if duration > MAX_DURATION_SECONDS:
+            raise UserInputError(f"The recording is {duration:.0f} s long; the limit is {MAX_DURATION_SECONDS:.0f} s.")
+        return waveform
+
+    @staticmethod
+    def generation_settings(num_beams: int, decoding: str, num_candidates: int) -> dict:
+        num_beams, num_candidates = int(num_beams), int(num_candidates)
+        if decoding == "sampling":
+            return {"do_sample": True, "num_beams": 1, "top_p": 0.9, "num_return_sequences": num_candidates}
+        if decoding == "greedy":
+            return {"do_sample": False, "num_beams": 1, "num_return_sequences": 1}
+        return {"do_sample": False, "num_beams": max(num_beams, num_candidates), "num_return_sequences": num_candidates}
+
+    def caption(self, path: str | None, num_beams: int = 3, decoding: str = "beam search",
+                num_candidates: int = 1) -> CaptionOutput:
+        captioner = self._require_model()
+        waveform = self.load_upload(path)
+        rate = captioner.sampling_rate
+        settings = self.generation_settings(num_beams, decoding, num_candidates)
+        duration = waveform.size / rate
+        bounds = split_segments(waveform.size, rate, DEFAULT_SEGMENT_SECONDS) if duration > SEGMENT_ABOVE_SECONDS \
+            else [(0, waveform.size)]
+        started = time.perf_counter()
+        results = captioner.caption([waveform[a:b] for a, b in bounds], **settings)
+        seconds = time.perf_counter() - started
+        candidates = [r if isinstance(r, list) else [r] for r in results]
+        segments = [[round(a / rate, 2), round(b / rate, 2), c[0]] for (a, b), c in zip(bounds, candidates)]
+        return CaptionOutput(candidates[0], segments, self.spectrogram(waveform[: bounds[0][1]]), seconds, duration)
+
+    def caption_many(self, paths: list[str] | None, num_beams: int = 3) -> list[list]:
+        """Rows [file, start, end, caption] for several files; unreadable files get a row with the reason."""
+        captioner = self._require_model()
+        if not paths:
+            raise UserInputError("Add one or more audio files first.")
+        rows = []
+        for result in captioner.caption_files(list(paths), num_beams=int(num_beams), progress=False):
+            text = result.caption if result.error is None else f"error: {result.error.split(': ', 1)[-1]}"
+            rows.append([Path(result.file).name, round(result.start, 2), round(result.end, 2), text])
+        return rows
+
+    @torch.no_grad()
+    def spectrogram(self, waveform: np.ndarray) -> np.ndarray:
+        """The log-mel spectrogram the model computes (its own front end), as an RGB image."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        captioner = self._require_model()
+        front_end = captioner.model.encoder.front_end
+        log_mel = front_end(torch.from_numpy(waveform)[None].to(captioner.model.device))[0].cpu().numpy()
+        hop = captioner.config.hop_length / captioner.sampling_rate
+        figure, axis = plt.subplots(figsize=(8, 2.6), dpi=100)
+        axis.imshow(log_mel, origin="lower", aspect="auto", cmap="magma", extent=(0, log_mel.shape[1] * hop, 0,
+                                                                                  log_mel.shape[0]))
+        axis.set_xlabel("time (s)")
+        axis.set_ylabel("mel bin")
+        axis.set_title("log-mel spectrogram the model sees (64 bins, 16 kHz)")
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        plt.close(figure)
+        from PIL import Image
+
+        return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+
+
+def export_examples(dataset_dir: str, out_dir: str | Path, count: int = 4) -> list[list]:
+    """A few test-split clips of the demo corpus as wav files for the page's examples (if present)."""
+    from datasets import load_from_disk
+    import soundfile as sf
+
+    from ..data import decode_audio
+
+    dataset_path = Path(dataset_dir)
+    if not (dataset_path / "dataset_dict.json").exists():
+        return []
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    test = load_from_disk(str(dataset_path))["test"]
+    examples = []
+    for row in test.select(range(min(count, len(test)))):
+        path = out_dir / f"{row['audio_id']}.wav"
+        if not path.exists():
+            sf.write(path, decode_audio(row["audio"], 16000), 16000)
+        examples.append([str(path)])
+    return examples

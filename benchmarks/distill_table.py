@@ -1,0 +1,99 @@
+#!/usr/bin/env python
+"""The paper's Table 2 in miniature: scratch vs MSE vs contrastive encoder KD, each without and with
+audio-only data, over several seeds, with the teacher's own scores on top.
+
+    python benchmarks/distill_table.py --preset bench --seeds 0 1 2      # the benchmark (hours on 2 cores)
+    python benchmarks/distill_table.py --preset quick --seeds 0 --epochs 4   # a smaller check
+
+It builds (or reuses) the corpus, the demo teacher and its cache exactly as `make demo` does, then
+trains every variant with configs/demo_quick.yaml as the base and scores it on the test split
+(beam 3). Prints mean +- std of the offline metrics and the wall time; `--json` keeps every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+METRICS = ("bleu_4", "meteor", "rouge_l", "cider_d", "sbert_sim_minilm")
+VARIANTS = {
+    "scratch": ["kd.encoder_loss=none", "kd.sequence_kd=false", "data.audio_only_split=null"],
+    "mse": ["kd.encoder_loss=mse", "data.audio_only_split=null"],
+    "mse + audio-only": ["kd.encoder_loss=mse"],
+    "contrastive": ["kd.encoder_loss=contrastive", "data.audio_only_split=null"],
+    "contrastive + audio-only": ["kd.encoder_loss=contrastive"],
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="bench", choices=["quick", "bench"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=None, help="override the student's epochs")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+
+    from datasets import load_from_disk
+
+    from effnet_trm.data import decode_split
+    from effnet_trm.data.demo_corpus import build_demo_corpus
+    from effnet_trm.distill.config import load_config
+    from effnet_trm.distill.trainer import Trainer
+    from effnet_trm.evaluation.metrics import compute_caption_metrics
+    from effnet_trm.evaluation.runner import caption_split
+    from effnet_trm.inference import Captioner
+    from effnet_trm.teachers.cache import build_teacher_cache
+    from effnet_trm.teachers.htsat_bart import CHECKPOINT_FILE, HTSATBartTeacher
+    from effnet_trm.teachers.train_teacher import train_demo_teacher
+
+    started = time.perf_counter()
+    root = Path(f"outputs/distill_table_{args.preset}")
+    dataset = Path(f"data/demo_{args.preset}")
+    if not (dataset / "dataset_dict.json").exists():
+        build_demo_corpus(dataset, preset=args.preset)
+    teacher_dir = root / "teacher"
+    teacher = HTSATBartTeacher.from_pretrained(teacher_dir) if (teacher_dir / CHECKPOINT_FILE).exists() \
+        else train_demo_teacher(str(dataset), teacher_dir)
+    build_teacher_cache(teacher, str(dataset), root / "teacher_cache", ["train", "audio_only"])
+
+    test = load_from_disk(str(dataset))["test"]
+    references = [list(r) for r in test["captions"]]
+    audio = decode_split(test, teacher.sampling_rate, progress=False)
+    teacher_captions = [c for i in range(0, len(audio), 16) for c in teacher.caption(audio[i : i + 16])]
+    runs = {"teacher": [compute_caption_metrics(teacher_captions, references, METRICS).corpus]}
+    for variant in args.variants:
+        for seed in args.seeds:
+            name = f"{variant.replace(' + ', '_').replace(' ', '_')}_seed{seed}"
+            overrides = VARIANTS[variant] + [
+                f"data.dataset={dataset}", f"data.teacher_cache={root / 'teacher_cache'}", f"training.seed={seed}",
+                f"output_dir={root / name}", f"model_dir={root / name / 'model'}", "training.log_with=null",
+            ] + ([f"training.epochs={args.epochs}"] if args.epochs else [])
+            model_dir = Trainer(load_config("configs/demo_quick.yaml", overrides)).train()
+            captions = caption_split(Captioner.from_pretrained(str(model_dir)), test, progress=False)
+            runs.setdefault(variant, []).append(compute_caption_metrics(captions, references, METRICS).corpus)
+            print(f"{name}: {runs[variant][-1]}", flush=True)
+
+    wall = time.perf_counter() - started
+    print(f"\n{'model':<28}" + "".join(f"{m:>20}" for m in METRICS))
+    for variant, scores in runs.items():
+        cells = []
+        for metric in METRICS:
+            values = [s[metric] for s in scores if metric in s]
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            cells.append(f"{statistics.mean(values):>12.3f} +- {spread:.3f}" if values else f"{'-':>20}")
+        print(f"{variant:<28}" + "".join(cells))
+    print(f"\n{args.preset} corpus, seeds {args.seeds}; wall time {wall / 60:.0f} min")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"runs": runs, "wall_s": wall}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

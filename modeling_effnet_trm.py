@@ -228,7 +228,12 @@ class EffNetTrmEncoder(nn.Module):
 
     def _frames(self, waveform: torch.Tensor) -> torch.Tensor:
         """Equal-length waveforms `(batch, samples)` -> frames `(batch, time, encoder_hidden_size)`."""
+        # channels-last convolutions run about twice as fast on CPU (oneDNN); loading weights may
+        # replace the parameters, so the layout is checked on every call (a cheap stride test)
+        if not self.backbone.conv_stem.weight.is_contiguous(memory_format=torch.channels_last):
+            self.backbone.to(memory_format=torch.channels_last)
         log_mel = self.front_end(waveform).unsqueeze(1)  # (batch, 1, n_mels, time): frequency is the height
+        log_mel = log_mel.contiguous(memory_format=torch.channels_last)
         feature_map = self.backbone.forward_features(log_mel)  # (batch, channels, freq', time')
         return feature_map.mean(dim=2).transpose(1, 2)
 
@@ -337,7 +342,7 @@ class EffNetTrmAttention(nn.Module):
     def forward(
         self,
         hidden_states: torch.Tensor,
-        key_value_states: torch.Tensor,
+        key_value_states: torch.Tensor | None,
         attention_mask: torch.Tensor | None,
         cache: EncoderDecoderCache | None = None,
     ) -> torch.Tensor:
@@ -425,7 +430,11 @@ class EffNetTrmDecoder(nn.Module):
         if attention_mask is not None:
             self_mask = self_mask & attention_mask[:, None, None, :total_length].bool()
         memory_mask = encoder_attention_mask[:, None, None, :].bool()
-        memory = self.memory_projection(encoder_hidden_states)
+        # once every layer has cached its cross-attention keys/values, the memory is not read again
+        cross_cached = past_key_values is not None and all(
+            past_key_values.is_updated.get(i, False) for i in range(len(self.layers))
+        )
+        memory = None if cross_cached else self.memory_projection(encoder_hidden_states)
         for layer in self.layers:
             hidden_states = layer(hidden_states, self_mask, memory, memory_mask, past_key_values)
         return hidden_states

@@ -174,13 +174,54 @@ def masked_mean(sequence: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (sequence * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
-def _apply_static_same_padding(backbone: nn.Module, image_size: int) -> None:
-    """Give every strided convolution the fixed "same" padding it would have for an
-    `image_size` x `image_size` input, as `efficientnet_pytorch` does (`Conv2dStaticSamePadding`).
+class StaticSamePadConv2d(nn.Conv2d):
+    """A convolution with a fixed "same" padding (left/right, top/bottom), whatever the input size."""
 
-    Used for checkpoints converted from the reference implementation (`encoder_padding="static_same_260"`).
+    def __init__(self, conv: nn.Conv2d, padding: tuple[int, int, int, int]):
+        super().__init__(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, 0, conv.dilation,
+                         conv.groups, conv.bias is not None)
+        self.weight, self.bias = conv.weight, conv.bias
+        self.static_padding = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, self.static_padding))
+
+
+def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    total = max((math.ceil(size / stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def _apply_static_same_padding(backbone: nn.Module, image_size: int) -> None:
+    """Give every convolution the fixed "same" padding it would have for an `image_size` x
+    `image_size` input, as `efficientnet_pytorch` does (`Conv2dStaticSamePadding`, image size 260 for
+    B2). Used for checkpoints converted from the reference implementation
+    (`encoder_padding="static_same_260"`): on a 64 x T spectrogram its borders differ from timm's.
     """
-    raise NotImplementedError("static 'same' padding is added by the checkpoint converter")
+    sizes: dict[str, tuple[int, int]] = {}
+
+    def record(name):
+        def hook(module, args):
+            sizes[name] = tuple(args[0].shape[-2:])  # returns None: the input is left as it is
+
+        return hook
+
+    hooks = [
+        module.register_forward_pre_hook(record(name))
+        for name, module in backbone.named_modules()
+        if isinstance(module, nn.Conv2d) and max(module.kernel_size) > 1
+    ]
+    with torch.no_grad():
+        backbone.forward_features(torch.zeros(1, backbone.conv_stem.in_channels, image_size, image_size))
+    for hook in hooks:
+        hook.remove()
+    for name, (height, width) in sizes.items():
+        parent_name, _, child = name.rpartition(".")
+        parent = backbone.get_submodule(parent_name) if parent_name else backbone
+        conv = getattr(parent, child)
+        top, bottom = _same_padding(height, conv.kernel_size[0], conv.stride[0], conv.dilation[0])
+        left, right = _same_padding(width, conv.kernel_size[1], conv.stride[1], conv.dilation[1])
+        setattr(parent, child, StaticSamePadConv2d(conv, (left, right, top, bottom)))
 
 
 class EffNetTrmEncoder(nn.Module):
@@ -199,7 +240,7 @@ class EffNetTrmEncoder(nn.Module):
         self.config = config
         self.front_end = EffNetTrmLogMel(config)
         timm_kwargs = {"bn_eps": config.encoder_batch_norm_eps}
-        if config.encoder_padding == "same":
+        if config.encoder_padding in ("same", "static_same_260"):
             timm_kwargs["pad_type"] = "same"
         self.backbone = timm.create_model(
             config.encoder_name,

@@ -57,7 +57,15 @@ def build_word_tokenizer(
     vocab = {token: index for index, token in enumerate(SPECIAL_TOKENS)}
     for word in words:
         vocab.setdefault(word, len(vocab))
+    return tokenizer_from_vocab(vocab, max_words)
 
+
+def tokenizer_from_vocab(vocab: dict[str, int], max_words: int = DEFAULT_MAX_WORDS) -> PreTrainedTokenizerFast:
+    """The word tokenizer for an existing word -> id table (e.g. a converted reference vocabulary),
+    which must give `<pad>`, `<bos>`, `<eos>`, `<unk>` the ids 0-3."""
+    for index, token in enumerate(SPECIAL_TOKENS):
+        if vocab.get(token) != index:
+            raise ValueError(f"the vocabulary must map {token} to {index}, not {vocab.get(token)}")
     tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     tokenizer.normalizer = _normalizer()
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()

@@ -355,7 +355,7 @@ def dataset_card(corpus, splits: dict[str, list[Recording]], preset: str, seed: 
         "|---|" + "---|" * len(SPLITS),
         *[f"| {name} | " + " | ".join(str(counts[split][name]) for split in SPLITS) + " |" for name in all_classes],
         "",
-        f"## Source packages ({len(packages)}) and licences of the recordings used",
+        f"## Source packages ({len(packages)}) and the licences of their recordings",
         "",
         "| package | recordings by licence |",
         "|---|---|",

@@ -71,6 +71,7 @@ def _fense_family(candidates, references, wanted, result: CaptionScores) -> None
     try:
         if os.environ.get("HF_HUB_OFFLINE") == "1":
             raise MetricUnavailable("HF_HUB_OFFLINE=1")
+        _check_hub_reachable()
         corpus, per_clip = fense(candidates, references, return_all_scores=True, device="cpu")
     except Exception as error:  # noqa: BLE001 - any failure to fetch or run the models makes it unavailable
         reason = (
@@ -92,6 +93,16 @@ def _fense_family(candidates, references, wanted, result: CaptionScores) -> None
         values = np.array(result.per_clip["spider"]) * penalty
         result.per_clip["spider_fl"] = values.tolist()
         result.corpus["spider_fl"] = float(values.mean())
+
+
+def _check_hub_reachable() -> None:
+    """Fail fast when the Hub's host cannot even be resolved (the download would retry for a minute)."""
+    import socket
+
+    try:
+        socket.getaddrinfo("huggingface.co", 443)
+    except OSError as error:
+        raise MetricUnavailable(f"no internet ({error})") from None
 
 
 def compute_caption_metrics(

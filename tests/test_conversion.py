@@ -162,3 +162,4 @@ def test_convert_writes_a_loadable_folder(converted, tmp_path):
         assert torch.equal(loaded(input_values=audio, decoder_input_ids=torch.ones(1, 3, dtype=torch.long)).logits,
                            model(input_values=audio, decoder_input_ids=torch.ones(1, 3, dtype=torch.long)).logits)
     assert loaded.config.encoder_padding == "static_same_260"
+    assert loaded.generation_config.early_stopping is True and not loaded.generation_config.suppress_tokens

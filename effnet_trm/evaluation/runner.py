@@ -47,7 +47,9 @@ def caption_split(captioner, rows, batch_size: int = 8, progress: bool = True, *
 def read_predictions(path: str) -> dict[str, str]:
     """audio_id -> prediction from a CSV or JSON-lines file with `audio_id` and `prediction` fields."""
     text = Path(path).read_text(encoding="utf-8")
-    if path.endswith((".jsonl", ".json")):
+    if text.lstrip().startswith("["):  # a JSON array
+        rows = json.loads(text)
+    elif path.endswith((".jsonl", ".json")):
         rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     else:
         rows = list(csv.DictReader(text.splitlines()))
@@ -98,5 +100,7 @@ def format_table(scores: CaptionScores) -> str:
         if name in scores.corpus:
             lines.append(f"{name:<18} {scores.corpus[name]:.4f}")
         elif name in scores.unavailable:
-            lines.append(f"{name:<18} unavailable offline: {scores.unavailable[name]}")
+            reason = scores.unavailable[name]
+            label = "unavailable" if reason.startswith("failed:") else "unavailable offline"
+            lines.append(f"{name:<18} {label}: {reason}")
     return "\n".join(lines)

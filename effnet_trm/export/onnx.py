@@ -1,0 +1,372 @@
+"""ONNX export of EffNet-Trm and an ONNX Runtime captioner with the search outside the graphs.
+
+Two graphs:
+
+- `encoder.onnx`: waveforms `(batch, samples)` of one length -> the decoder's cross-attention keys and
+  values for every layer, `(layers, batch, heads, frames, head_dim)` (the memory projection and the
+  key/value projections run once per clip, as the PyTorch cache does);
+- `decoder.onnx`: one decoding step: the last word `(batch, 1)`, the self-attention keys/values of the
+  previous words `(layers, batch, heads, past, head_dim)`, the cross keys/values and the frame mask ->
+  next-word log-probabilities `(batch, vocab)` and the self keys/values grown by one position.
+
+Beam search runs in numpy between the graphs (`OnnxCaptioner.generate_ids`), following transformers'
+beam search (length penalty 1, no early stopping). `quantize="int8"` adds `*.int8.onnx` files made by
+ONNX Runtime's dynamic quantization (int8 weights of MatMul/Gemm, activations quantized at run time).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..inference import Captioner, resolve_model
+
+EXPORT_INFO = "onnx_export.json"
+COPIED_FILES = ("config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json",
+                "tokenizer_config.json", "special_tokens_map.json")
+
+
+class _ExportableLogMel(nn.Module):
+    """The model's log-mel front end with the STFT written as a strided convolution over a windowed
+    DFT basis (ONNX has no complex STFT); the same values up to float rounding."""
+
+    def __init__(self, front_end):
+        super().__init__()
+        from modeling_effnet_trm import mel_filterbank
+
+        self.source = front_end
+        n_fft = front_end.n_fft
+        window = torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
+        time = torch.arange(n_fft, dtype=torch.float64)
+        frequency = torch.arange(n_fft // 2 + 1, dtype=torch.float64)
+        angle = 2 * math.pi * frequency[:, None] * time[None, :] / n_fft
+        basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])  # (2 * bins, n_fft)
+        self.register_buffer("basis", basis.float().unsqueeze(1), persistent=False)
+        filters = mel_filterbank(n_fft // 2 + 1, front_end.f_min, front_end.f_max, front_end.n_mels,
+                                 front_end.sampling_rate)
+        self.register_buffer("filters_t", filters.T.contiguous().float(), persistent=False)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        n_fft, hop = self.source.n_fft, self.source.hop_length
+        padded = F.pad(waveform.unsqueeze(1), (n_fft // 2, n_fft // 2), mode="reflect")
+        spectrum = F.conv1d(padded, self.basis, stride=hop)  # (batch, 2 * bins, frames)
+        real, imaginary = spectrum.chunk(2, dim=1)
+        mel = torch.matmul(self.filters_t, real.square() + imaginary.square())
+        log_mel = 10.0 * torch.log10(torch.clamp(mel, min=1e-10))
+        if self.source.top_db is not None:
+            floor = log_mel.amax(dim=(-2, -1), keepdim=True) - self.source.top_db
+            log_mel = torch.maximum(log_mel, floor)
+        return log_mel
+
+
+class _EncoderGraph(nn.Module):
+    """Equal-length waveforms -> stacked cross-attention keys and values of every decoder layer."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.front_end = _ExportableLogMel(model.encoder.front_end)
+
+    def forward(self, input_values: torch.Tensor):
+        encoder = self.model.encoder
+        log_mel = self.front_end(input_values).unsqueeze(1)
+        frames = encoder.backbone.forward_features(log_mel).mean(dim=2).transpose(1, 2)
+        memory = frames if self.model.encoder.output_projection is None else self.model.encoder.output_projection(frames)
+        memory = self.model.decoder.memory_projection(memory)
+        keys, values = [], []
+        for layer in self.model.decoder.layers:
+            attention = layer.encoder_attn
+            keys.append(attention._split_heads(attention.k_proj(memory)))
+            values.append(attention._split_heads(attention.v_proj(memory)))
+        return torch.stack(keys), torch.stack(values)
+
+
+class _DecoderStepGraph(nn.Module):
+    """One decoding step with past self-attention keys/values (the same arithmetic as the model)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, past_keys, past_values, cross_keys, cross_values, frame_mask):
+        from modeling_effnet_trm import sinusoidal_position_embedding
+
+        decoder = self.model.decoder
+        position = torch.arange(past_keys.shape[3], past_keys.shape[3] + 1)
+        hidden = decoder.embed_tokens(input_ids) * decoder.embed_scale
+        hidden = hidden + sinusoidal_position_embedding(position, decoder.config.d_model)
+        memory_mask = frame_mask[:, None, None, :].bool()
+        new_keys, new_values = [], []
+        for index, layer in enumerate(decoder.layers):
+            attention = layer.self_attn
+            query = attention._split_heads(attention.q_proj(hidden))
+            keys = torch.cat([past_keys[index], attention._split_heads(attention.k_proj(hidden))], dim=2)
+            values = torch.cat([past_values[index], attention._split_heads(attention.v_proj(hidden))], dim=2)
+            new_keys.append(keys)
+            new_values.append(values)
+            attended = F.scaled_dot_product_attention(query, keys, values)  # one query: sees every past word
+            attended = attention.out_proj(attended.transpose(1, 2).reshape(*hidden.shape[:2], -1))
+            hidden = layer.self_attn_layer_norm(hidden + attended)
+            cross = layer.encoder_attn
+            query = cross._split_heads(cross.q_proj(hidden))
+            attended = F.scaled_dot_product_attention(query, cross_keys[index], cross_values[index], attn_mask=memory_mask)
+            attended = cross.out_proj(attended.transpose(1, 2).reshape(*hidden.shape[:2], -1))
+            hidden = layer.encoder_attn_layer_norm(hidden + attended)
+            hidden = layer.final_layer_norm(hidden + layer.fc2(F.relu(layer.fc1(hidden))))
+        log_probs = torch.log_softmax(self.model.lm_head(hidden[:, -1]), dim=-1)
+        return log_probs, torch.stack(new_keys), torch.stack(new_values)
+
+
+def export_onnx(model_or_path, out_dir: str | Path, quantize: str | None = None, opset: int = 17) -> Path:
+    """Write `encoder.onnx`, `decoder.onnx` (and `*.int8.onnx` with `quantize="int8"`) plus the
+    config, generation config, feature extractor and tokenizer files into `out_dir`."""
+    from modeling_effnet_trm import EffNetTrmForAudioCaptioning
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(model_or_path, (str, Path)):
+        source = Path(resolve_model(str(model_or_path)))
+        model = EffNetTrmForAudioCaptioning.from_pretrained(source)
+        for name in COPIED_FILES:
+            if (source / name).is_file():
+                shutil.copy(source / name, out_dir / name)
+    else:
+        model = model_or_path
+        model.config.save_pretrained(out_dir)
+        model.generation_config.save_pretrained(out_dir)
+    model = model.eval().float()
+    config = model.config
+    heads, head_dim = config.decoder_attention_heads, config.d_model // config.decoder_attention_heads
+    layers = config.decoder_layers
+    waveform = torch.randn(2, config.sampling_rate) * 0.1
+    with torch.no_grad():
+        cross_keys, cross_values = _EncoderGraph(model)(waveform)
+    _export(_EncoderGraph(model), (waveform,), out_dir / "encoder.onnx", ["input_values"],
+            ["cross_keys", "cross_values"],
+            {"input_values": {0: "batch", 1: "samples"}, "cross_keys": {1: "batch", 3: "frames"},
+             "cross_values": {1: "batch", 3: "frames"}}, opset)
+    past = torch.zeros(layers, 2, heads, 3, head_dim)
+    step_inputs = (torch.ones(2, 1, dtype=torch.long), past, past, cross_keys, cross_values,
+                   torch.ones(2, cross_keys.shape[3], dtype=torch.bool))
+    kv_axes = {1: "batch", 3: "past"}
+    _export(_DecoderStepGraph(model), step_inputs, out_dir / "decoder.onnx",
+            ["input_ids", "past_keys", "past_values", "cross_keys", "cross_values", "frame_mask"],
+            ["log_probs", "present_keys", "present_values"],
+            {"input_ids": {0: "batch"}, "past_keys": kv_axes, "past_values": kv_axes,
+             "cross_keys": {1: "batch", 3: "frames"}, "cross_values": {1: "batch", 3: "frames"},
+             "frame_mask": {0: "batch", 1: "frames"}, "log_probs": {0: "batch"},
+             "present_keys": {1: "batch", 3: "present"}, "present_values": {1: "batch", 3: "present"}}, opset)
+    files = {"encoder": "encoder.onnx", "decoder": "decoder.onnx"}
+    if quantize:
+        files = quantize_int8(out_dir) if quantize == "int8" else _unknown_quantization(quantize)
+    info = {"format": "onnx", "files": files, "layers": layers, "heads": heads, "head_dim": head_dim,
+            "hop_length": model.encoder.front_end.hop_length, "time_stride": config.encoder_time_stride}
+    (out_dir / EXPORT_INFO).write_text(json.dumps(info, indent=2) + "\n")
+    return out_dir
+
+
+def _unknown_quantization(quantize: str):
+    raise ValueError(f"unknown quantization {quantize!r}; only 'int8' (dynamic) is supported")
+
+
+def _export(module, inputs, path, input_names, output_names, dynamic_axes, opset) -> None:
+    with torch.no_grad():
+        torch.onnx.export(module, inputs, str(path), input_names=input_names, output_names=output_names,
+                          dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False)
+
+
+def quantize_int8(out_dir: Path) -> dict:
+    """Dynamic int8 quantization of both graphs (weights int8; activations quantized per call)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    files = {}
+    for part in ("encoder", "decoder"):
+        target = out_dir / f"{part}.int8.onnx"
+        # convolutions stay fp32: ORT's dynamic ConvInteger is slower than its fp32 kernels on CPU
+        quantize_dynamic(out_dir / f"{part}.onnx", target, weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Gemm"])
+        files[part] = target.name
+    return files
+
+
+class OnnxCaptioner(Captioner):
+    """`Captioner` over an ONNX export: same `caption()` / `caption_files()`, run by ONNX Runtime."""
+
+    def __init__(self, export_dir: str | Path, threads: int | None = None, batch_size: int = 8, variant: str | None = None):
+        import onnxruntime as ort
+        from transformers import GenerationConfig, PreTrainedTokenizerFast
+
+        from configuration_effnet_trm import EffNetTrmConfig
+        from feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
+
+        export_dir = Path(export_dir)
+        info = json.loads((export_dir / EXPORT_INFO).read_text())
+        files = info["files"]
+        if variant == "fp32":
+            files = {"encoder": "encoder.onnx", "decoder": "decoder.onnx"}
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        providers = ["CPUExecutionProvider"]
+        self.encoder_session = ort.InferenceSession(str(export_dir / files["encoder"]), options, providers=providers)
+        self.decoder_session = ort.InferenceSession(str(export_dir / files["decoder"]), options, providers=providers)
+        self.info = info
+        self._config = EffNetTrmConfig.from_pretrained(export_dir)
+        self.generation_config = GenerationConfig.from_pretrained(export_dir) \
+            if (export_dir / "generation_config.json").is_file() else GenerationConfig()
+        self.model = None
+        self.tokenizer = PreTrainedTokenizerFast.from_pretrained(export_dir)
+        self.feature_extractor = EffNetTrmFeatureExtractor(self._config.sampling_rate)
+        self.batch_size = batch_size
+
+    @property
+    def config(self):
+        return self._config
+
+    def _valid_frames(self, num_samples: int) -> int:
+        """Frames wholly inside a clip (the model's `num_valid_frames`)."""
+        return max(1, (num_samples // self.info["hop_length"] + 1) // self.info["time_stride"])
+
+    def encode(self, waveforms: Sequence[np.ndarray]):
+        """Cross keys/values `(layers, batch, heads, frames, head_dim)` and the frame mask `(batch, frames)`.
+
+        Clips are run in groups of equal length, as the PyTorch encoder does."""
+        lengths = [len(w) for w in waveforms]
+        groups: dict[int, list[int]] = {}
+        for index, length in enumerate(lengths):
+            groups.setdefault(length, []).append(index)
+        pieces = {}
+        for length, rows in groups.items():
+            batch = np.stack([np.asarray(waveforms[i], dtype=np.float32) for i in rows])
+            pieces[length] = self.encoder_session.run(None, {"input_values": batch})
+        max_frames = max(keys.shape[3] for keys, _ in pieces.values())
+        any_keys = next(iter(pieces.values()))[0]
+        shape = (any_keys.shape[0], len(waveforms), any_keys.shape[2], max_frames, any_keys.shape[4])
+        keys, values = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+        mask = np.zeros((len(waveforms), max_frames), dtype=bool)
+        for length, rows in groups.items():
+            piece_keys, piece_values = pieces[length]
+            frames = piece_keys.shape[3]
+            keys[:, rows, :, :frames] = piece_keys
+            values[:, rows, :, :frames] = piece_values
+            mask[rows, : min(frames, self._valid_frames(length))] = True
+        return keys, values, mask
+
+    def _step(self, ids, past_keys, past_values, cross_keys, cross_values, mask):
+        return self.decoder_session.run(None, {
+            "input_ids": ids, "past_keys": past_keys, "past_values": past_values,
+            "cross_keys": cross_keys, "cross_values": cross_values, "frame_mask": mask})
+
+    def generate_ids(self, waveforms: Sequence[np.ndarray], num_beams: int = 3, max_new_tokens: int = 20,
+                     num_return_sequences: int = 1, min_new_tokens: int = 0, do_sample: bool = False,
+                     **unused) -> torch.Tensor:
+        """Token ids `(batch * num_return_sequences, length)` starting with `<bos>` (greedy or beam search)."""
+        if do_sample:
+            raise ValueError("the ONNX captioner decodes with beam search or greedy only (no sampling)")
+        if num_return_sequences > num_beams:
+            raise ValueError(f"num_return_sequences ({num_return_sequences}) cannot exceed num_beams ({num_beams})")
+        cross_keys, cross_values, mask = self.encode(waveforms)
+        sequences = beam_search(self._step, cross_keys, cross_values, mask, num_beams, max_new_tokens,
+                                bos=self._config.decoder_start_token_id, eos=self._config.eos_token_id,
+                                pad=self._config.pad_token_id,
+                                suppress=list(self.generation_config.suppress_tokens or []),
+                                num_return_sequences=num_return_sequences, min_new_tokens=min_new_tokens)
+        width = max(len(s) for s in sequences)
+        ids = np.full((len(sequences), width), self._config.pad_token_id, dtype=np.int64)
+        for row, sequence in enumerate(sequences):
+            ids[row, : len(sequence)] = sequence
+        return torch.from_numpy(ids)
+
+
+def beam_search(step, cross_keys, cross_values, mask, num_beams, max_new_tokens, bos, eos, pad,
+                suppress=(), num_return_sequences=1, min_new_tokens=0, length_penalty=1.0):
+    """Beam search as transformers does it: 2 x beams candidates per step, finished hypotheses scored by
+    sum of log-probabilities / generated length ** length_penalty; stops when no running beam can beat
+    the worst kept hypothesis. `step(ids, past_keys, past_values, cross_keys, cross_values, mask)`
+    returns `(log_probs, present_keys, present_values)`. Returns lists of ids (one per sequence)."""
+    layers, batch, heads, _, head_dim = cross_keys.shape
+    repeat = lambda array, axis: np.repeat(array, num_beams, axis=axis)  # noqa: E731
+    cross_keys, cross_values, mask = repeat(cross_keys, 1), repeat(cross_values, 1), repeat(mask, 0)
+    past_keys = np.zeros((layers, batch * num_beams, heads, 0, head_dim), np.float32)
+    past_values = past_keys.copy()
+    tokens = np.full((batch, num_beams, 1), bos, dtype=np.int64)
+    scores = np.full((batch, num_beams), -1e9, dtype=np.float32)
+    scores[:, 0] = 0.0
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
+    done = np.zeros(batch, dtype=bool)
+    for length in range(1, max_new_tokens + 1):
+        log_probs, past_keys, past_values = step(tokens[:, :, -1].reshape(-1, 1), past_keys, past_values,
+                                                 cross_keys, cross_values, mask)
+        log_probs = log_probs.astype(np.float32)
+        if suppress:
+            log_probs[:, suppress] = -np.inf
+        if length <= min_new_tokens:
+            log_probs[:, eos] = -np.inf
+        vocab = log_probs.shape[-1]
+        candidates = (scores.reshape(-1, 1) + log_probs).reshape(batch, num_beams * vocab)
+        top = np.argsort(-candidates, axis=1, kind="stable")[:, : 2 * num_beams]
+        next_scores = np.take_along_axis(candidates, top, axis=1)
+        new_tokens = np.empty((batch, num_beams, length + 1), dtype=np.int64)
+        new_scores = np.full((batch, num_beams), -1e9, dtype=np.float32)
+        source = np.zeros((batch, num_beams), dtype=np.int64)
+        for b in range(batch):
+            kept = 0
+            for rank, (flat, score) in enumerate(zip(top[b], next_scores[b])):
+                beam, token = divmod(int(flat), vocab)
+                if token == eos:
+                    if rank < num_beams and not done[b]:
+                        _add_hypothesis(finished[b], tokens[b, beam].tolist() + [eos], float(score),
+                                        length ** length_penalty, num_beams)
+                    continue
+                new_tokens[b, kept] = np.append(tokens[b, beam], token)
+                new_scores[b, kept] = score
+                source[b, kept] = beam
+                kept += 1
+                if kept == num_beams:
+                    break
+            if not done[b] and len(finished[b]) == num_beams:
+                best_running = new_scores[b].max() / (length ** length_penalty)
+                done[b] = min(s for s, _ in finished[b]) >= best_running
+        order = (source + np.arange(batch)[:, None] * num_beams).reshape(-1)
+        past_keys, past_values = past_keys[:, order], past_values[:, order]
+        tokens, scores = new_tokens, new_scores
+        if done.all():
+            break
+    results = []
+    for b in range(batch):
+        hypotheses = list(finished[b])
+        if not done[b]:
+            for beam in range(num_beams):
+                _add_hypothesis(hypotheses, tokens[b, beam].tolist(), float(scores[b, beam]),
+                                (tokens.shape[2] - 1) ** length_penalty, num_beams)
+        ranked = sorted(hypotheses, key=lambda item: -item[0])
+        results.extend(ids for _, ids in ranked[:num_return_sequences])
+    return results
+
+
+def _add_hypothesis(hypotheses: list, ids: list[int], sum_log_probs: float, normaliser: float, keep: int) -> None:
+    """Keep the `keep` best finished hypotheses (score = sum of log-probs / normaliser)."""
+    hypotheses.append((sum_log_probs / normaliser, ids))
+    if len(hypotheses) > keep:
+        hypotheses.remove(min(hypotheses, key=lambda item: item[0]))
+
+
+def is_onnx_export(path: str | Path) -> bool:
+    return (Path(path) / EXPORT_INFO).is_file()
+
+
+def load_captioner(name_or_path: str | None = None, **kwargs) -> Captioner:
+    """An `OnnxCaptioner` for an ONNX export folder, else a PyTorch `Captioner` (folder or Hub id)."""
+    if name_or_path is not None and is_onnx_export(name_or_path):
+        kwargs.pop("device", None)
+        return OnnxCaptioner(name_or_path, **kwargs)
+    return Captioner.from_pretrained(name_or_path, **kwargs)

@@ -1,0 +1,66 @@
+"""ONNX export: graphs run in ONNX Runtime and decode as the PyTorch model does."""
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime")
+
+from effnet_trm.export.onnx import OnnxCaptioner, export_onnx, load_captioner  # noqa: E402
+from effnet_trm.hub import init_model  # noqa: E402
+from effnet_trm.inference import Captioner  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    source = root / "torch"
+    init_model(source, seed=0, d_model=32, decoder_ffn_dim=64, decoder_attention_heads=4,
+               encoder_name="efficientnet_b0", encoder_hidden_size=1280)
+    export_onnx(source, root / "onnx", quantize="int8")
+    return source, root / "onnx"
+
+
+def _waves():
+    generator = np.random.default_rng(0)
+    return [generator.standard_normal(n).astype(np.float32) * 0.1 for n in (16000, 16000, 24000)]
+
+
+def test_onnx_log_probs_match_pytorch(folders):
+    source, onnx_dir = folders
+    torch_captioner = Captioner.from_pretrained(str(source))
+    onnx_captioner = OnnxCaptioner(onnx_dir, variant="fp32")
+    waves = _waves()
+    keys, values, mask = onnx_captioner.encode(waves)
+    model = torch_captioner.model
+    inputs = torch_captioner.feature_extractor(waves, sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        out = model(**inputs, decoder_input_ids=torch.tensor([[1, 5, 7]] * 3))
+    expected = torch.log_softmax(out.logits, dim=-1).numpy()
+    assert mask.tolist() == out.encoder_attention_mask.tolist()
+    past = np.zeros((keys.shape[0], 3, keys.shape[2], 0, keys.shape[4]), np.float32)
+    past_values = past
+    for position, token in enumerate([1, 5, 7]):
+        log_probs, past, past_values = onnx_captioner._step(np.full((3, 1), token, np.int64), past, past_values,
+                                                            keys, values, mask)
+        np.testing.assert_allclose(log_probs, expected[:, position], atol=2e-3)
+
+
+def test_onnx_beam_and_greedy_captions_equal_generate(folders):
+    source, onnx_dir = folders
+    torch_captioner = Captioner.from_pretrained(str(source))
+    torch_captioner.model.generation_config.suppress_tokens = [0, 1]
+    onnx_captioner = load_captioner(str(onnx_dir), variant="fp32")
+    assert isinstance(onnx_captioner, OnnxCaptioner)
+    waves = _waves()
+    for settings in ({"num_beams": 3, "max_new_tokens": 8}, {"num_beams": 1, "max_new_tokens": 8}):
+        assert onnx_captioner.caption(waves, **settings) == torch_captioner.caption(waves, **settings)
+
+
+def test_int8_export_runs_and_cli_loader(folders):
+    _, onnx_dir = folders
+    assert (onnx_dir / "decoder.int8.onnx").is_file()
+    captioner = load_captioner(str(onnx_dir))  # int8 graphs by default after --quantize int8
+    assert captioner.encoder_session._model_path.endswith("encoder.int8.onnx")
+    captions = captioner.caption(_waves(), num_beams=3, max_new_tokens=6)
+    assert len(captions) == 3 and all(isinstance(c, str) for c in captions)

@@ -169,9 +169,16 @@ def measure_row(row: str, repeats: int, threads: int, batch: int) -> dict:
         model = build_teacher()
         run = lambda audio: teacher_generate(model, audio)  # noqa: E731
     elif row.startswith("student_onnx"):
-        from effnet_trm.export.onnx import export_onnx, OnnxCaptioner  # noqa: F401 - optional module
+        import tempfile
 
-        raise NotImplementedError
+        from effnet_trm.export.onnx import OnnxCaptioner, export_onnx
+
+        model = build_student()
+        export_dir = Path(tempfile.mkdtemp(prefix="effnet-trm-onnx-"))
+        export_onnx(model, export_dir, quantize="int8" if row.endswith("int8") else None)
+        captioner = OnnxCaptioner(export_dir, threads=threads)
+        run = lambda audio: captioner.generate_ids(list(audio.numpy()), num_beams=BEAMS,  # noqa: E731
+                                                   max_new_tokens=CAPTION_TOKENS, min_new_tokens=CAPTION_TOKENS)
     else:
         model = build_student()
         run = (lambda audio: student_generate(model, audio)) if row == "student_generate" else \

@@ -49,10 +49,11 @@ def generation_kwargs(args: argparse.Namespace) -> dict:
 
 
 def _caption(args: argparse.Namespace) -> int:
-    from .inference import Captioner, ModelNotFoundError
+    from .export.onnx import load_captioner  # a PyTorch model folder / Hub id, or an ONNX export folder
+    from .inference import ModelNotFoundError
 
     try:
-        captioner = Captioner.from_pretrained(args.model, device=args.device, batch_size=args.batch_size)
+        captioner = load_captioner(args.model, device=args.device, batch_size=args.batch_size)
     except ModelNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

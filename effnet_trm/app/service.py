@@ -44,8 +44,10 @@ class CaptionService:
     @classmethod
     def load(cls, model: str | None) -> "CaptionService":
         """Load the model; if there is none, keep the reason so the page can explain how to get one."""
+        from ..export.onnx import load_captioner  # ONNX export folders too
+
         try:
-            return cls(Captioner.from_pretrained(model))
+            return cls(load_captioner(model))
         except ModelNotFoundError as error:
             return cls(None, str(error))
 
@@ -114,9 +116,14 @@ class CaptionService:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        from modeling_effnet_trm import EffNetTrmLogMel
+
         captioner = self._require_model()
-        front_end = captioner.model.encoder.front_end
-        log_mel = front_end(torch.from_numpy(waveform)[None].to(captioner.model.device))[0].cpu().numpy()
+        # the model's own front end (an ONNX export has no torch model: the same module from its config)
+        front_end = captioner.model.encoder.front_end if captioner.model is not None else EffNetTrmLogMel(
+            captioner.config)
+        device = captioner.model.device if captioner.model is not None else "cpu"
+        log_mel = front_end(torch.from_numpy(waveform)[None].to(device))[0].cpu().numpy()
         hop = captioner.config.hop_length / captioner.sampling_rate
         figure, axis = plt.subplots(figsize=(8, 2.6), dpi=100)
         axis.imshow(log_mel, origin="lower", aspect="auto", cmap="magma", extent=(0, log_mel.shape[1] * hop, 0,

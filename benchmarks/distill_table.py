@@ -68,17 +68,27 @@ def main(argv=None) -> int:
     audio = decode_split(test, teacher.sampling_rate, progress=False)
     teacher_captions = [c for i in range(0, len(audio), 16) for c in teacher.caption(audio[i : i + 16])]
     runs = {"teacher": [compute_caption_metrics(teacher_captions, references, METRICS).corpus]}
-    for variant in args.variants:
-        for seed in args.seeds:
+    # Seed-major order: an interrupted benchmark still has every variant for the seeds it finished.
+    # Each run's scores are kept in its folder, so a rerun skips what is done.
+    for seed in args.seeds:
+        for variant in args.variants:
             name = f"{variant.replace(' + ', '_').replace(' ', '_')}_seed{seed}"
+            scores_file = root / name / "test_scores.json"
+            if scores_file.exists():
+                runs.setdefault(variant, []).append(json.loads(scores_file.read_text()))
+                print(f"{name}: reusing {scores_file}", flush=True)
+                continue
             overrides = VARIANTS[variant] + [
                 f"data.dataset={dataset}", f"data.teacher_cache={root / 'teacher_cache'}", f"training.seed={seed}",
                 f"output_dir={root / name}", f"model_dir={root / name / 'model'}", "training.log_with=null",
             ] + ([f"training.epochs={args.epochs}"] if args.epochs else [])
+            run_started = time.perf_counter()
             model_dir = Trainer(load_config("configs/demo_quick.yaml", overrides)).train()
             captions = caption_split(Captioner.from_pretrained(str(model_dir)), test, progress=False)
-            runs.setdefault(variant, []).append(compute_caption_metrics(captions, references, METRICS).corpus)
-            print(f"{name}: {runs[variant][-1]}", flush=True)
+            scores = compute_caption_metrics(captions, references, METRICS).corpus
+            scores_file.write_text(json.dumps(scores, indent=2) + "\n")
+            runs.setdefault(variant, []).append(scores)
+            print(f"{name} ({(time.perf_counter() - run_started) / 60:.1f} min): {scores}", flush=True)
 
     wall = time.perf_counter() - started
     print(f"\n{'model':<28}" + "".join(f"{m:>20}" for m in METRICS))

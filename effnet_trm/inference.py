@@ -26,6 +26,7 @@ from feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
 from modeling_effnet_trm import EffNetTrmForAudioCaptioning
 
 from .audio import AudioError, is_silent, load_audio
+from .decoding import DEFAULT_SEARCH, fast_generate, fast_search_settings
 
 logger = logging.getLogger(__name__)
 
@@ -136,11 +137,15 @@ class Captioner:
 
     @torch.inference_mode()
     def generate_ids(self, waveforms: Sequence[np.ndarray], **generate_kwargs) -> torch.Tensor:
-        """Token ids for a batch of 16 kHz waveforms (`generate` with the model's defaults)."""
+        """Token ids for a batch of 16 kHz waveforms: beam or greedy search by the fast search of
+        `effnet_trm.decoding` (same captions as `generate`), anything else (sampling, ...) by `generate`."""
         inputs = self.feature_extractor(list(waveforms), sampling_rate=self.sampling_rate, return_tensors="pt")
         inputs = inputs.to(self.model.device)
-        settings = {"num_beams": 3, "max_new_tokens": 20, **generate_kwargs}
-        return self.model.generate(**inputs, **settings)
+        requested = {**DEFAULT_SEARCH, **generate_kwargs}
+        settings = fast_search_settings(self.model.generation_config, requested)
+        if settings is None:
+            return self.model.generate(**inputs, **requested)
+        return fast_generate(self.model, **inputs, **settings)
 
     def caption(self, waveforms: Sequence[np.ndarray], num_return_sequences: int = 1, **generate_kwargs):
         """Captions for 16 kHz mono waveforms: a list of str, or of lists when `num_return_sequences` > 1."""

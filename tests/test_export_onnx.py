@@ -6,7 +6,7 @@ import torch
 
 pytest.importorskip("onnxruntime")
 
-from effnet_trm.export.onnx import OnnxCaptioner, export_onnx, load_captioner  # noqa: E402
+from effnet_trm.export.onnx import OnnxCaptioner, OnnxIncrementalDecoder, export_onnx, load_captioner  # noqa: E402
 from effnet_trm.hub import init_model  # noqa: E402
 from effnet_trm.inference import Captioner  # noqa: E402
 
@@ -38,11 +38,9 @@ def test_onnx_log_probs_match_pytorch(folders):
         out = model(**inputs, decoder_input_ids=torch.tensor([[1, 5, 7]] * 3))
     expected = torch.log_softmax(out.logits, dim=-1).numpy()
     assert mask.tolist() == out.encoder_attention_mask.tolist()
-    past = np.zeros((keys.shape[0], 3, keys.shape[2], 0, keys.shape[4]), np.float32)
-    past_values = past
+    decoder = OnnxIncrementalDecoder(onnx_captioner.decoder_session, keys, values, mask, num_beams=1)
     for position, token in enumerate([1, 5, 7]):
-        log_probs, past, past_values = onnx_captioner._step(np.full((3, 1), token, np.int64), past, past_values,
-                                                            keys, values, mask)
+        log_probs = decoder.step(np.full(3, token, np.int64))
         np.testing.assert_allclose(log_probs, expected[:, position], atol=2e-3)
 
 

@@ -9,8 +9,8 @@ Two graphs:
   previous words `(layers, batch, heads, past, head_dim)`, the cross keys/values and the frame mask ->
   next-word log-probabilities `(batch, vocab)` and the self keys/values grown by one position.
 
-Beam search runs in numpy between the graphs (`OnnxCaptioner.generate_ids`), following transformers'
-beam search (length penalty 1, no early stopping). `quantize="int8"` adds `*.int8.onnx` files made by
+The search runs between the graphs: `effnet_trm.decoding.beam_search` (the one the PyTorch
+`Captioner` uses) over an `OnnxIncrementalDecoder`. `quantize="int8"` adds `*.int8.onnx` files made by
 ONNX Runtime's dynamic quantization (int8 weights of MatMul/Gemm, activations quantized at run time).
 """
 
@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..decoding import (DEFAULT_SEARCH, FAST_SEARCH_SETTINGS, beam_search, cross_keys_values, embed_step, fast_search_settings,
+                        finish_layer_step, fused_qkv, pad_sequences, padding_id, split_heads)
 from ..inference import Captioner, resolve_model
 
 EXPORT_INFO = "onnx_export.json"
@@ -79,48 +81,42 @@ class _EncoderGraph(nn.Module):
         encoder = self.model.encoder
         log_mel = self.front_end(input_values).unsqueeze(1)
         frames = encoder.backbone.forward_features(log_mel).mean(dim=2).transpose(1, 2)
-        memory = frames if self.model.encoder.output_projection is None else self.model.encoder.output_projection(frames)
-        memory = self.model.decoder.memory_projection(memory)
-        keys, values = [], []
-        for layer in self.model.decoder.layers:
-            attention = layer.encoder_attn
-            keys.append(attention._split_heads(attention.k_proj(memory)))
-            values.append(attention._split_heads(attention.v_proj(memory)))
+        memory = frames if encoder.output_projection is None else encoder.output_projection(frames)
+        keys, values = zip(*cross_keys_values(self.model, memory))
         return torch.stack(keys), torch.stack(values)
 
 
 class _DecoderStepGraph(nn.Module):
-    """One decoding step with past self-attention keys/values (the same arithmetic as the model)."""
+    """One decoding step with past self-attention keys/values: `TorchIncrementalDecoder`'s step, with
+    the past as inputs and outputs instead of a buffer."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
+        # fused q/k/v as buffers: initializers in the graph, so int8 quantization sees a weight
+        for index, layer in enumerate(model.decoder.layers):
+            weight, bias = fused_qkv(layer.self_attn)
+            self.register_buffer(f"qkv_weight_{index}", weight.detach().clone())
+            self.register_buffer(f"qkv_bias_{index}", bias.detach().clone())
 
     def forward(self, input_ids, past_keys, past_values, cross_keys, cross_values, frame_mask):
         from modeling_effnet_trm import sinusoidal_position_embedding
 
         decoder = self.model.decoder
+        heads = self.model.config.decoder_attention_heads
         position = torch.arange(past_keys.shape[3], past_keys.shape[3] + 1)
-        hidden = decoder.embed_tokens(input_ids) * decoder.embed_scale
-        hidden = hidden + sinusoidal_position_embedding(position, decoder.config.d_model)
+        hidden = embed_step(decoder, input_ids, sinusoidal_position_embedding(position, decoder.config.d_model))
         memory_mask = frame_mask[:, None, None, :].bool()
         new_keys, new_values = [], []
         for index, layer in enumerate(decoder.layers):
-            attention = layer.self_attn
-            query = attention._split_heads(attention.q_proj(hidden))
-            keys = torch.cat([past_keys[index], attention._split_heads(attention.k_proj(hidden))], dim=2)
-            values = torch.cat([past_values[index], attention._split_heads(attention.v_proj(hidden))], dim=2)
+            qkv = F.linear(hidden, getattr(self, f"qkv_weight_{index}"), getattr(self, f"qkv_bias_{index}"))
+            query, key, value = (split_heads(part, heads) for part in qkv.chunk(3, dim=-1))
+            keys = torch.cat([past_keys[index], key], dim=2)
+            values = torch.cat([past_values[index], value], dim=2)
             new_keys.append(keys)
             new_values.append(values)
-            attended = F.scaled_dot_product_attention(query, keys, values)  # one query: sees every past word
-            attended = attention.out_proj(attended.transpose(1, 2).reshape(*hidden.shape[:2], -1))
-            hidden = layer.self_attn_layer_norm(hidden + attended)
-            cross = layer.encoder_attn
-            query = cross._split_heads(cross.q_proj(hidden))
-            attended = F.scaled_dot_product_attention(query, cross_keys[index], cross_values[index], attn_mask=memory_mask)
-            attended = cross.out_proj(attended.transpose(1, 2).reshape(*hidden.shape[:2], -1))
-            hidden = layer.encoder_attn_layer_norm(hidden + attended)
-            hidden = layer.final_layer_norm(hidden + layer.fc2(F.relu(layer.fc1(hidden))))
+            hidden = finish_layer_step(layer, hidden, query, keys, values, cross_keys[index], cross_values[index],
+                                       memory_mask)
         log_probs = torch.log_softmax(self.model.lm_head(hidden[:, -1]), dim=-1)
         return log_probs, torch.stack(new_keys), torch.stack(new_values)
 
@@ -265,106 +261,42 @@ class OnnxCaptioner(Captioner):
             mask[rows, : min(frames, self._valid_frames(length))] = True
         return keys, values, mask
 
-    def _step(self, ids, past_keys, past_values, cross_keys, cross_values, mask):
-        return self.decoder_session.run(None, {
-            "input_ids": ids, "past_keys": past_keys, "past_values": past_values,
-            "cross_keys": cross_keys, "cross_values": cross_values, "frame_mask": mask})
-
-    def generate_ids(self, waveforms: Sequence[np.ndarray], num_beams: int = 3, max_new_tokens: int = 20,
-                     num_return_sequences: int = 1, min_new_tokens: int = 0, do_sample: bool = False,
-                     **unused) -> torch.Tensor:
-        """Token ids `(batch * num_return_sequences, length)` starting with `<bos>` (greedy or beam search)."""
-        if do_sample:
-            raise ValueError("the ONNX captioner decodes with beam search or greedy only (no sampling)")
-        if num_return_sequences > num_beams:
-            raise ValueError(f"num_return_sequences ({num_return_sequences}) cannot exceed num_beams ({num_beams})")
+    def generate_ids(self, waveforms: Sequence[np.ndarray], **generate_kwargs) -> torch.Tensor:
+        """Token ids `(batch * num_return_sequences, length)` starting with `<bos>` (beam or greedy search)."""
+        settings = fast_search_settings(self.generation_config, {**DEFAULT_SEARCH, **generate_kwargs})
+        if settings is None:
+            raise ValueError("the ONNX captioner decodes with beam search or greedy search only; unsupported "
+                             f"settings: {sorted(set(generate_kwargs) - FAST_SEARCH_SETTINGS) or generate_kwargs}")
         cross_keys, cross_values, mask = self.encode(waveforms)
-        sequences = beam_search(self._step, cross_keys, cross_values, mask, num_beams, max_new_tokens,
+        num_beams, max_new_tokens = settings.pop("num_beams"), settings.pop("max_new_tokens")
+        decoder = OnnxIncrementalDecoder(self.decoder_session, cross_keys, cross_values, mask, num_beams)
+        sequences = beam_search(decoder, len(waveforms), num_beams, max_new_tokens,
                                 bos=self._config.decoder_start_token_id, eos=self._config.eos_token_id,
-                                pad=self._config.pad_token_id,
-                                suppress=list(self.generation_config.suppress_tokens or []),
-                                num_return_sequences=num_return_sequences, min_new_tokens=min_new_tokens)
-        width = max(len(s) for s in sequences)
-        ids = np.full((len(sequences), width), self._config.pad_token_id, dtype=np.int64)
-        for row, sequence in enumerate(sequences):
-            ids[row, : len(sequence)] = sequence
-        return torch.from_numpy(ids)
+                                suppress=settings.pop("suppress_tokens"), **settings)
+        return pad_sequences(sequences, padding_id(self.generation_config, self._config, num_beams))
 
 
-def beam_search(step, cross_keys, cross_values, mask, num_beams, max_new_tokens, bos, eos, pad,
-                suppress=(), num_return_sequences=1, min_new_tokens=0, length_penalty=1.0):
-    """Beam search as transformers does it: 2 x beams candidates per step, finished hypotheses scored by
-    sum of log-probabilities / generated length ** length_penalty; stops when no running beam can beat
-    the worst kept hypothesis. `step(ids, past_keys, past_values, cross_keys, cross_values, mask)`
-    returns `(log_probs, present_keys, present_values)`. Returns lists of ids (one per sequence)."""
-    layers, batch, heads, _, head_dim = cross_keys.shape
-    repeat = lambda array, axis: np.repeat(array, num_beams, axis=axis)  # noqa: E731
-    cross_keys, cross_values, mask = repeat(cross_keys, 1), repeat(cross_values, 1), repeat(mask, 0)
-    past_keys = np.zeros((layers, batch * num_beams, heads, 0, head_dim), np.float32)
-    past_values = past_keys.copy()
-    tokens = np.full((batch, num_beams, 1), bos, dtype=np.int64)
-    scores = np.full((batch, num_beams), -1e9, dtype=np.float32)
-    scores[:, 0] = 0.0
-    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
-    done = np.zeros(batch, dtype=bool)
-    for length in range(1, max_new_tokens + 1):
-        log_probs, past_keys, past_values = step(tokens[:, :, -1].reshape(-1, 1), past_keys, past_values,
-                                                 cross_keys, cross_values, mask)
-        log_probs = log_probs.astype(np.float32)
-        if suppress:
-            log_probs[:, suppress] = -np.inf
-        if length <= min_new_tokens:
-            log_probs[:, eos] = -np.inf
-        vocab = log_probs.shape[-1]
-        candidates = (scores.reshape(-1, 1) + log_probs).reshape(batch, num_beams * vocab)
-        # the 2 x beams best candidates: partition first (cheap), then sort only those
-        top = np.argpartition(-candidates, 2 * num_beams - 1, axis=1)[:, : 2 * num_beams]
-        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(candidates, top, axis=1), axis=1,
-                                                 kind="stable"), axis=1)
-        next_scores = np.take_along_axis(candidates, top, axis=1)
-        new_tokens = np.empty((batch, num_beams, length + 1), dtype=np.int64)
-        new_scores = np.full((batch, num_beams), -1e9, dtype=np.float32)
-        source = np.zeros((batch, num_beams), dtype=np.int64)
-        for b in range(batch):
-            kept = 0
-            for rank, (flat, score) in enumerate(zip(top[b], next_scores[b])):
-                beam, token = divmod(int(flat), vocab)
-                if token == eos:
-                    if rank < num_beams and not done[b]:
-                        _add_hypothesis(finished[b], tokens[b, beam].tolist() + [eos], float(score),
-                                        length ** length_penalty, num_beams)
-                    continue
-                new_tokens[b, kept] = np.append(tokens[b, beam], token)
-                new_scores[b, kept] = score
-                source[b, kept] = beam
-                kept += 1
-                if kept == num_beams:
-                    break
-            if not done[b] and len(finished[b]) == num_beams:
-                best_running = new_scores[b].max() / (length ** length_penalty)
-                done[b] = min(s for s, _ in finished[b]) >= best_running
-        order = (source + np.arange(batch)[:, None] * num_beams).reshape(-1)
-        past_keys, past_values = past_keys[:, order], past_values[:, order]
-        tokens, scores = new_tokens, new_scores
-        if done.all():
-            break
-    results = []
-    for b in range(batch):
-        hypotheses = list(finished[b])
-        if not done[b]:
-            for beam in range(num_beams):
-                _add_hypothesis(hypotheses, tokens[b, beam].tolist(), float(scores[b, beam]),
-                                (tokens.shape[2] - 1) ** length_penalty, num_beams)
-        ranked = sorted(hypotheses, key=lambda item: -item[0])
-        results.extend(ids for _, ids in ranked[:num_return_sequences])
-    return results
+class OnnxIncrementalDecoder:
+    """The exported one-step decoder graph as an `IncrementalDecoder` (past keys/values as arrays)."""
 
+    def __init__(self, session, cross_keys: np.ndarray, cross_values: np.ndarray, mask: np.ndarray, num_beams: int):
+        self.session = session
+        # (layers, clips, ...) -> (layers, clips x beams, ...); beams never move between clips
+        self.cross_keys = np.repeat(cross_keys, num_beams, axis=1)
+        self.cross_values = np.repeat(cross_values, num_beams, axis=1)
+        self.mask = np.repeat(mask, num_beams, axis=0)
+        layers, rows, heads, _, head_dim = self.cross_keys.shape
+        self.past_keys = np.zeros((layers, rows, heads, 0, head_dim), np.float32)
+        self.past_values = self.past_keys.copy()
 
-def _add_hypothesis(hypotheses: list, ids: list[int], sum_log_probs: float, normaliser: float, keep: int) -> None:
-    """Keep the `keep` best finished hypotheses (score = sum of log-probs / normaliser)."""
-    hypotheses.append((sum_log_probs / normaliser, ids))
-    if len(hypotheses) > keep:
-        hypotheses.remove(min(hypotheses, key=lambda item: item[0]))
+    def step(self, tokens: np.ndarray) -> np.ndarray:
+        log_probs, self.past_keys, self.past_values = self.session.run(None, {
+            "input_ids": tokens.reshape(-1, 1), "past_keys": self.past_keys, "past_values": self.past_values,
+            "cross_keys": self.cross_keys, "cross_values": self.cross_values, "frame_mask": self.mask})
+        return log_probs.astype(np.float32, copy=False)
+
+    def reorder(self, rows: np.ndarray) -> None:
+        self.past_keys, self.past_values = self.past_keys[:, rows], self.past_values[:, rows]
 
 
 def is_onnx_export(path: str | Path) -> bool:

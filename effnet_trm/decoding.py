@@ -1,0 +1,286 @@
+"""Fast caption search for inference: one beam search shared by the PyTorch and ONNX Runtime paths.
+
+transformers' `generate` serves every model and every decoding strategy; for a 2-layer decoder its
+per-step bookkeeping (logits processors, cache objects, vectorised beam tensors) costs more than the
+decoder itself. Here the search is a small numpy loop over an `IncrementalDecoder`, which owns the
+model state (key/value caches) and turns the last token of every beam into next-token log-probs:
+
+- `TorchIncrementalDecoder`: `EffNetTrmForAudioCaptioning`'s decoder stepped directly (fused q/k/v,
+  a preallocated self-attention cache, cross-attention keys/values computed once per clip);
+- the ONNX Runtime decoder in `effnet_trm.export.onnx`.
+
+`beam_search` reproduces transformers' beam search (2 x beams candidates per step, finished hypotheses
+scored by sum of log-probs / generated length ** length_penalty, the same stopping rules), and with one
+beam it is greedy search; `tests/test_decoding.py` checks captions equal to `generate`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from modeling_effnet_trm import sinusoidal_position_embedding
+
+#: The paper's decoding, unless a caller asks otherwise: beam search with 3 beams, at most 20 words.
+DEFAULT_SEARCH = {"num_beams": 3, "max_new_tokens": 20}
+#: `generate` settings the fast search understands; anything else falls back to `generate`.
+FAST_SEARCH_SETTINGS = frozenset({
+    "num_beams", "max_new_tokens", "min_new_tokens", "num_return_sequences", "length_penalty", "early_stopping",
+    "suppress_tokens", "do_sample",
+})
+
+
+class IncrementalDecoder(Protocol):
+    """Decoder state for `rows` = clips x beams hypotheses, advanced one token at a time."""
+
+    def step(self, tokens: np.ndarray) -> np.ndarray:
+        """`(rows,)` int64 last tokens -> `(rows, vocab)` float32 next-token log-probs."""
+
+    def reorder(self, rows: np.ndarray) -> None:
+        """Keep the state of `rows` (one source row per hypothesis), in that order."""
+
+
+def beam_search(
+    decoder: IncrementalDecoder,
+    batch_size: int,
+    num_beams: int,
+    max_new_tokens: int,
+    bos: int,
+    eos: int,
+    suppress: Sequence[int] = (),
+    num_return_sequences: int = 1,
+    min_new_tokens: int = 0,
+    length_penalty: float = 1.0,
+    early_stopping: bool = False,
+) -> list[list[int]]:
+    """Beam search over `decoder` (whose rows are clip-major: clip 0's beams first).
+
+    Returns `batch_size * num_return_sequences` token lists, each starting with `bos`, best first per clip.
+    """
+    if num_return_sequences > num_beams:
+        raise ValueError(f"num_return_sequences ({num_return_sequences}) cannot exceed num_beams ({num_beams})")
+    tokens = np.full((batch_size, num_beams, 1), bos, dtype=np.int64)
+    scores = np.full((batch_size, num_beams), -1e9, dtype=np.float32)
+    scores[:, 0] = 0.0  # all beams start identical: only the first may expand at step 1
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch_size)]
+    done = np.zeros(batch_size, dtype=bool)
+    suppress = list(suppress)
+    for length in range(1, max_new_tokens + 1):
+        log_probs = decoder.step(tokens[:, :, -1].reshape(-1))
+        if suppress:
+            log_probs[:, suppress] = -np.inf
+        if length <= min_new_tokens:
+            log_probs[:, eos] = -np.inf
+        vocab = log_probs.shape[-1]
+        candidates = (scores.reshape(-1, 1) + log_probs).reshape(batch_size, num_beams * vocab)
+        top, top_scores = _best(candidates, 2 * num_beams)
+        last_step = length == max_new_tokens
+        new_tokens = np.empty((batch_size, num_beams, length + 1), dtype=np.int64)
+        new_scores = np.full((batch_size, num_beams), -1e9, dtype=np.float32)
+        source = np.zeros((batch_size, num_beams), dtype=np.int64)
+        for b in range(batch_size):
+            kept = 0
+            for rank, (flat, score) in enumerate(zip(top[b], top_scores[b])):
+                beam, token = divmod(int(flat), vocab)
+                # at the last step every candidate ends: only the top num_beams may become hypotheses
+                if token == eos or last_step:
+                    if rank < num_beams and not done[b]:
+                        ids = tokens[b, beam].tolist() + [token]
+                        _keep_best(finished[b], ids, float(score) / length**length_penalty, num_beams)
+                    if token == eos:
+                        continue
+                if kept < num_beams:
+                    new_tokens[b, kept, :length] = tokens[b, beam]
+                    new_tokens[b, kept, length] = token
+                    new_scores[b, kept] = score
+                    source[b, kept] = beam
+                    kept += 1
+            if not done[b] and len(finished[b]) == num_beams:
+                worst_finished = min(s for s, _ in finished[b])
+                best_running = new_scores[b].max() / length**length_penalty
+                done[b] = early_stopping or worst_finished >= best_running
+        if last_step or done.all():
+            break
+        decoder.reorder((source + np.arange(batch_size)[:, None] * num_beams).reshape(-1))
+        tokens, scores = new_tokens, new_scores
+    return [ids for hypotheses in finished
+            for _, ids in sorted(hypotheses, key=lambda item: -item[0])[:num_return_sequences]]
+
+
+def _best(candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` best columns of each row, best first (partition, then sort only those)."""
+    top = np.argpartition(-candidates, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(candidates, top, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    return top, np.take_along_axis(candidates, top, axis=1)
+
+
+def _keep_best(hypotheses: list, ids: list[int], score: float, keep: int) -> None:
+    """Add a finished hypothesis; keep the `keep` best."""
+    hypotheses.append((score, ids))
+    if len(hypotheses) > keep:
+        hypotheses.remove(min(hypotheses, key=lambda item: item[0]))
+
+
+def padding_id(generation_config, config, num_beams: int) -> int:
+    """What `generate` pads finished captions with: the pad id, or `<eos>` where it has none. Its beam
+    search also takes `<eos>` for a pad id of 0 (`pad or eos`), so the same ids come out here."""
+    pad = generation_config.pad_token_id
+    if pad is None or (num_beams > 1 and pad == 0):
+        return config.eos_token_id
+    return pad
+
+
+def pad_sequences(sequences: list[list[int]], pad: int) -> torch.Tensor:
+    """Token lists -> a right-padded `(n, longest)` int64 tensor."""
+    ids = np.full((len(sequences), max(len(s) for s in sequences)), pad, dtype=np.int64)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = sequence
+    return torch.from_numpy(ids)
+
+
+# --- PyTorch ---------------------------------------------------------------------------------------
+
+
+def fused_qkv(attention) -> tuple[torch.Tensor, torch.Tensor]:
+    """An attention's q, k and v projections as one `(3 * d_model, d_model)` weight and its bias."""
+    return (torch.cat([attention.q_proj.weight, attention.k_proj.weight, attention.v_proj.weight]),
+            torch.cat([attention.q_proj.bias, attention.k_proj.bias, attention.v_proj.bias]))
+
+
+def split_heads(states: torch.Tensor, heads: int) -> torch.Tensor:
+    """`(rows, length, d_model)` -> `(rows, heads, length, head_dim)`."""
+    return states.view(states.shape[0], states.shape[1], heads, -1).transpose(1, 2)
+
+
+def merge_heads(states: torch.Tensor) -> torch.Tensor:
+    """`(rows, heads, length, head_dim)` -> `(rows, length, d_model)`."""
+    return states.transpose(1, 2).reshape(states.shape[0], states.shape[2], -1)
+
+
+def embed_step(decoder, ids: torch.Tensor, position_embedding: torch.Tensor) -> torch.Tensor:
+    """The decoder input for the newest word: `(rows, 1)` ids -> `(rows, 1, d_model)`."""
+    return decoder.embed_tokens(ids) * decoder.embed_scale + position_embedding
+
+
+def finish_layer_step(layer, hidden, query, keys, values, cross_keys, cross_values, memory_mask) -> torch.Tensor:
+    """`EffNetTrmDecoderLayer` for the newest position, once its query and the self-attention keys
+    and values (past and newest) are known: attention, post-norm residuals, ReLU feed-forward."""
+    heads = query.shape[1]
+    # one query at the newest position: causality needs no mask
+    attended = F.scaled_dot_product_attention(query, keys, values)
+    hidden = layer.self_attn_layer_norm(hidden + layer.self_attn.out_proj(merge_heads(attended)))
+    query = split_heads(layer.encoder_attn.q_proj(hidden), heads)
+    attended = F.scaled_dot_product_attention(query, cross_keys, cross_values, attn_mask=memory_mask)
+    hidden = layer.encoder_attn_layer_norm(hidden + layer.encoder_attn.out_proj(merge_heads(attended)))
+    return layer.final_layer_norm(hidden + layer.fc2(F.relu(layer.fc1(hidden))))
+
+
+def cross_keys_values(model, memory: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Every layer's cross-attention keys and values `(clips, heads, frames, head_dim)` for the encoder
+    output `memory` (computed once per clip, as the model's cache does)."""
+    projected = model.decoder.memory_projection(memory)
+    heads = model.config.decoder_attention_heads
+    return [(split_heads(layer.encoder_attn.k_proj(projected), heads),
+             split_heads(layer.encoder_attn.v_proj(projected), heads)) for layer in model.decoder.layers]
+
+
+class TorchIncrementalDecoder:
+    """`EffNetTrmDecoder` + `lm_head` stepped one token at a time, for inference.
+
+    The arithmetic is `EffNetTrmDecoderLayer`'s (tested equal to the model's logits), arranged for a
+    few rows at a time, where Python and kernel-launch overhead dominate: q/k/v in one matmul,
+    self-attention keys/values written into a preallocated buffer, cross-attention keys/values computed
+    once per clip and shared by its beams (which never move between clips), and no attention mask at
+    all when no frame is padding.
+    """
+
+    def __init__(self, model, memory: torch.Tensor, memory_mask: torch.Tensor, num_beams: int, max_length: int):
+        if model.training:
+            raise ValueError("TorchIncrementalDecoder is for inference: call model.eval() first")
+        config = model.config
+        if max_length > config.max_position_embeddings:
+            raise ValueError(f"captions are limited to {config.max_position_embeddings} tokens "
+                             f"(config.max_position_embeddings); asked for {max_length}")
+        self.model = model
+        self.heads = config.decoder_attention_heads
+        self.rows = memory.shape[0] * num_beams
+        positions = torch.arange(max_length, device=memory.device)
+        self.position_table = sinusoidal_position_embedding(positions, config.d_model).to(memory.dtype)
+        self.qkv = [fused_qkv(layer.self_attn) for layer in model.decoder.layers]
+        self.cross = [(keys.repeat_interleave(num_beams, dim=0), values.repeat_interleave(num_beams, dim=0))
+                      for keys, values in cross_keys_values(model, memory)]
+        self.memory_mask = None if bool(memory_mask.all()) else \
+            memory_mask.bool()[:, None, None, :].repeat_interleave(num_beams, dim=0)
+        shape = (len(self.qkv), self.rows, self.heads, max_length, config.d_model // self.heads)
+        self.keys, self.values = memory.new_empty(shape), memory.new_empty(shape)
+        self.length = 0
+
+    @torch.inference_mode()
+    def step(self, tokens: np.ndarray) -> np.ndarray:
+        t = self.length
+        ids = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(self.keys.device).view(-1, 1)
+        hidden = embed_step(self.model.decoder, ids, self.position_table[t])
+        for i, layer in enumerate(self.model.decoder.layers):
+            query, key, value = (split_heads(part, self.heads) for part in
+                                 F.linear(hidden, *self.qkv[i]).chunk(3, dim=-1))
+            self.keys[i, :, :, t : t + 1] = key
+            self.values[i, :, :, t : t + 1] = value
+            hidden = finish_layer_step(layer, hidden, query, self.keys[i, :, :, : t + 1],
+                                       self.values[i, :, :, : t + 1], *self.cross[i], self.memory_mask)
+        self.length = t + 1
+        return torch.log_softmax(self.model.lm_head(hidden[:, 0]).float(), dim=-1).cpu().numpy()
+
+    def reorder(self, rows: np.ndarray) -> None:
+        index = torch.from_numpy(rows).to(self.keys.device)
+        filled = slice(0, self.length)
+        self.keys[:, :, :, filled] = self.keys[:, index, :, filled]
+        self.values[:, :, :, filled] = self.values[:, index, :, filled]
+
+
+def fast_search_settings(generation_config, overrides: dict) -> dict | None:
+    """The search settings for `fast_generate`, or None when a setting needs transformers' `generate`."""
+    settings = {
+        "num_beams": generation_config.num_beams or 1,
+        "max_new_tokens": generation_config.max_new_tokens or 20,
+        "min_new_tokens": generation_config.min_new_tokens or 0,
+        "num_return_sequences": generation_config.num_return_sequences or 1,
+        "length_penalty": generation_config.length_penalty if generation_config.length_penalty is not None else 1.0,
+        "early_stopping": generation_config.early_stopping is True,
+        "suppress_tokens": list(generation_config.suppress_tokens or []),
+        "do_sample": bool(generation_config.do_sample),
+    }
+    if set(overrides) - FAST_SEARCH_SETTINGS:
+        return None
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    if settings["do_sample"] or settings["early_stopping"] not in (True, False):
+        return None
+    # processors the fast search does not implement, set in a saved generation config
+    if (generation_config.no_repeat_ngram_size or generation_config.repetition_penalty not in (None, 1.0)
+            or generation_config.bad_words_ids or generation_config.forced_bos_token_id is not None
+            or generation_config.forced_eos_token_id is not None or generation_config.num_beam_groups not in (None, 1)):
+        return None
+    settings["suppress_tokens"] = list(settings["suppress_tokens"] or [])
+    settings.pop("do_sample")
+    return settings
+
+
+@torch.inference_mode()
+def fast_generate(model, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                  **settings) -> torch.Tensor:
+    """`model.generate`'s token ids `(batch * num_return_sequences, length)`, by `beam_search` over a
+    `TorchIncrementalDecoder`. `settings` are those of `fast_search_settings`."""
+    encoded = model.encode(input_values, attention_mask)
+    num_beams = settings.pop("num_beams")
+    max_new_tokens = settings.pop("max_new_tokens")
+    decoder = TorchIncrementalDecoder(model, encoded.last_hidden_state, encoded.attention_mask, num_beams,
+                                      max_length=max_new_tokens + 1)
+    config = model.config
+    sequences = beam_search(decoder, input_values.shape[0], num_beams, max_new_tokens,
+                            bos=config.decoder_start_token_id, eos=config.eos_token_id,
+                            suppress=settings.pop("suppress_tokens"), **settings)
+    return pad_sequences(sequences, padding_id(model.generation_config, config, num_beams)).to(input_values.device)

@@ -38,6 +38,8 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override the student's epochs")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--json", default=None)
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: print the table from the runs already finished")
     args = parser.parse_args(argv)
 
     from datasets import load_from_disk
@@ -66,8 +68,11 @@ def main(argv=None) -> int:
     test = load_from_disk(str(dataset))["test"]
     references = [list(r) for r in test["captions"]]
     audio = decode_split(test, teacher.sampling_rate, progress=False)
-    teacher_captions = [c for i in range(0, len(audio), 16) for c in teacher.caption(audio[i : i + 16])]
-    runs = {"teacher": [compute_caption_metrics(teacher_captions, references, METRICS).corpus]}
+    teacher_scores = root / "teacher" / "test_scores.json"
+    if not teacher_scores.exists():
+        teacher_captions = [c for i in range(0, len(audio), 16) for c in teacher.caption(audio[i : i + 16])]
+        teacher_scores.write_text(json.dumps(compute_caption_metrics(teacher_captions, references, METRICS).corpus))
+    runs = {"teacher": [json.loads(teacher_scores.read_text())]}
     # Seed-major order: an interrupted benchmark still has every variant for the seeds it finished.
     # Each run's scores are kept in its folder, so a rerun skips what is done.
     for seed in args.seeds:
@@ -77,6 +82,8 @@ def main(argv=None) -> int:
             if scores_file.exists():
                 runs.setdefault(variant, []).append(json.loads(scores_file.read_text()))
                 print(f"{name}: reusing {scores_file}", flush=True)
+                continue
+            if args.report_only:
                 continue
             overrides = VARIANTS[variant] + [
                 f"data.dataset={dataset}", f"data.teacher_cache={root / 'teacher_cache'}", f"training.seed={seed}",
@@ -98,7 +105,7 @@ def main(argv=None) -> int:
             values = [s[metric] for s in scores if metric in s]
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
             cells.append(f"{statistics.mean(values):>12.3f} +- {spread:.3f}" if values else f"{'-':>20}")
-        print(f"{variant:<28}" + "".join(cells))
+        print(f"{variant:<28}" + "".join(cells) + f"{len(scores):>4} run(s)")
     print(f"\n{args.preset} corpus, seeds {args.seeds}; wall time {wall / 60:.0f} min")
     if args.json:
         Path(args.json).write_text(json.dumps({"runs": runs, "wall_s": wall}, indent=2) + "\n")

@@ -10,6 +10,8 @@ the weights). Rows:
 
 - teacher: HTSAT-BART at full size (WavCaps architecture, ~171 M parameters);
 - student (generate): EffNet-Trm with transformers' `generate` (beam 3, KV cache, batched);
+- student (fast beam search): the same search by `effnet_trm.decoding` (what `Captioner`, the CLI and
+  the Space use; same token ids as `generate`);
 - student (reference decoding): the same weights decoded as the reference implementation does:
   one clip at a time, beam search that recomputes the whole prefix at every step (no KV cache);
 - student ONNX / ONNX int8 when `effnet_trm.export` is available.
@@ -37,10 +39,11 @@ sys.path.insert(0, str(ROOT))
 CLIP_SECONDS = 10.0
 CAPTION_TOKENS = 20
 BEAMS = 3
-ROWS = ("teacher", "student_generate", "student_reference", "student_onnx", "student_onnx_int8")
+ROWS = ("teacher", "student_generate", "student_fast", "student_reference", "student_onnx", "student_onnx_int8")
 LABELS = {
     "teacher": "teacher HTSAT-BART (full size)",
     "student_generate": "student, transformers generate (KV cache, batched)",
+    "student_fast": "student, effnet_trm fast beam search (PyTorch)",
     "student_reference": "student, reference decoding (per clip, no KV cache)",
     "student_onnx": "student, ONNX Runtime",
     "student_onnx_int8": "student, ONNX Runtime int8",
@@ -179,6 +182,12 @@ def measure_row(row: str, repeats: int, threads: int, batch: int) -> dict:
         captioner = OnnxCaptioner(export_dir, threads=threads)
         run = lambda audio: captioner.generate_ids(list(audio.numpy()), num_beams=BEAMS,  # noqa: E731
                                                    max_new_tokens=CAPTION_TOKENS, min_new_tokens=CAPTION_TOKENS)
+    elif row == "student_fast":
+        from effnet_trm.decoding import fast_generate
+
+        model = build_student()
+        run = lambda audio: fast_generate(model, audio, num_beams=BEAMS, max_new_tokens=CAPTION_TOKENS,  # noqa: E731
+                                          min_new_tokens=CAPTION_TOKENS, suppress_tokens=[])
     else:
         model = build_student()
         run = (lambda audio: student_generate(model, audio)) if row == "student_generate" else \

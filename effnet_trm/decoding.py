@@ -269,16 +269,31 @@ def fast_search_settings(generation_config, overrides: dict) -> dict | None:
     return settings
 
 
+#: Clips per encoder call at inference: on CPU a large batch of 10 s clips costs more per clip than
+#: small groups (its activations no longer fit in cache); outputs do not depend on batch-mates.
+ENCODER_CHUNK = 4
+
+
+def encode_in_chunks(model, input_values: torch.Tensor, attention_mask: torch.Tensor | None,
+                     chunk: int = ENCODER_CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
+    """The encoder's memory `(batch, frames, dim)` and frame mask, `chunk` clips at a time."""
+    pieces = [model.encode(input_values[i : i + chunk], None if attention_mask is None else attention_mask[i : i + chunk])
+              for i in range(0, input_values.shape[0], chunk)]
+    frames = max(piece.last_hidden_state.shape[1] for piece in pieces)
+    memory = torch.cat([F.pad(p.last_hidden_state, (0, 0, 0, frames - p.last_hidden_state.shape[1])) for p in pieces])
+    mask = torch.cat([F.pad(p.attention_mask, (0, frames - p.attention_mask.shape[1])) for p in pieces])
+    return memory, mask
+
+
 @torch.inference_mode()
 def fast_generate(model, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None,
                   **settings) -> torch.Tensor:
     """`model.generate`'s token ids `(batch * num_return_sequences, length)`, by `beam_search` over a
     `TorchIncrementalDecoder`. `settings` are those of `fast_search_settings`."""
-    encoded = model.encode(input_values, attention_mask)
+    memory, memory_mask = encode_in_chunks(model, input_values, attention_mask)
     num_beams = settings.pop("num_beams")
     max_new_tokens = settings.pop("max_new_tokens")
-    decoder = TorchIncrementalDecoder(model, encoded.last_hidden_state, encoded.attention_mask, num_beams,
-                                      max_length=max_new_tokens + 1)
+    decoder = TorchIncrementalDecoder(model, memory, memory_mask, num_beams, max_length=max_new_tokens + 1)
     config = model.config
     sequences = beam_search(decoder, input_values.shape[0], num_beams, max_new_tokens,
                             bos=config.decoder_start_token_id, eos=config.eos_token_id,

@@ -108,8 +108,11 @@ class Captioner:
         tokenizer,
         feature_extractor: EffNetTrmFeatureExtractor | None = None,
         batch_size: int = 8,
+        fast_search: bool = True,
     ):
+        """`fast_search=False` decodes every request with transformers' `generate`."""
         self.model = model.eval()
+        self.fast_search = fast_search
         self.tokenizer = tokenizer
         self.feature_extractor = feature_extractor or EffNetTrmFeatureExtractor(model.config.sampling_rate)
         self.batch_size = batch_size
@@ -142,7 +145,7 @@ class Captioner:
         inputs = self.feature_extractor(list(waveforms), sampling_rate=self.sampling_rate, return_tensors="pt")
         inputs = inputs.to(self.model.device)
         requested = {**DEFAULT_SEARCH, **generate_kwargs}
-        settings = fast_search_settings(self.model.generation_config, requested)
+        settings = fast_search_settings(self.model.generation_config, requested) if self.fast_search else None
         if settings is None:
             return self.model.generate(**inputs, **requested)
         return fast_generate(self.model, **inputs, **settings)

@@ -257,6 +257,7 @@ def fast_search_settings(generation_config, overrides: dict) -> dict | None:
     if set(overrides) - FAST_SEARCH_SETTINGS:
         return None
     settings.update({k: v for k, v in overrides.items() if v is not None})
+    settings["suppress_tokens"] = list(settings["suppress_tokens"])
     if settings["do_sample"] or settings["early_stopping"] not in (True, False):
         return None
     # processors the fast search does not implement, set in a saved generation config
@@ -264,7 +265,6 @@ def fast_search_settings(generation_config, overrides: dict) -> dict | None:
             or generation_config.bad_words_ids or generation_config.forced_bos_token_id is not None
             or generation_config.forced_eos_token_id is not None or generation_config.num_beam_groups not in (None, 1)):
         return None
-    settings["suppress_tokens"] = list(settings["suppress_tokens"] or [])
     settings.pop("do_sample")
     return settings
 

@@ -152,6 +152,16 @@ def fused_qkv(attention) -> tuple[torch.Tensor, torch.Tensor]:
             torch.cat([attention.q_proj.bias, attention.k_proj.bias, attention.v_proj.bias]))
 
 
+def self_attention_qkv(layer):
+    """A decoder layer's self-attention q, k and v projections as one call `(.., d_model) -> (.., 3 * d_model)`:
+    the layer's `qkv_proj` where `effnet_trm.optimize` made one (possibly int8), else a linear over the
+    three weights concatenated now."""
+    if hasattr(layer.self_attn, "qkv_proj"):
+        return layer.self_attn.qkv_proj
+    weight, bias = fused_qkv(layer.self_attn)
+    return lambda hidden: F.linear(hidden, weight, bias)
+
+
 def split_heads(states: torch.Tensor, heads: int) -> torch.Tensor:
     """`(rows, length, d_model)` -> `(rows, heads, length, head_dim)`."""
     return states.view(states.shape[0], states.shape[1], heads, -1).transpose(1, 2)
@@ -211,7 +221,7 @@ class TorchIncrementalDecoder:
         self.rows = memory.shape[0] * num_beams
         positions = torch.arange(max_length, device=memory.device)
         self.position_table = sinusoidal_position_embedding(positions, config.d_model).to(memory.dtype)
-        self.qkv = [fused_qkv(layer.self_attn) for layer in model.decoder.layers]
+        self.qkv = [self_attention_qkv(layer) for layer in model.decoder.layers]
         self.cross = [(keys.repeat_interleave(num_beams, dim=0), values.repeat_interleave(num_beams, dim=0))
                       for keys, values in cross_keys_values(model, memory)]
         self.memory_mask = None if bool(memory_mask.all()) else \
@@ -227,7 +237,7 @@ class TorchIncrementalDecoder:
         hidden = embed_step(self.model.decoder, ids, self.position_table[t])
         for i, layer in enumerate(self.model.decoder.layers):
             query, key, value = (split_heads(part, self.heads) for part in
-                                 F.linear(hidden, *self.qkv[i]).chunk(3, dim=-1))
+                                 self.qkv[i](hidden).chunk(3, dim=-1))
             self.keys[i, :, :, t : t + 1] = key
             self.values[i, :, :, t : t + 1] = value
             hidden = finish_layer_step(layer, hidden, query, self.keys[i, :, :, : t + 1],
@@ -297,5 +307,5 @@ def fast_generate(model, input_values: torch.Tensor, attention_mask: torch.Tenso
     config = model.config
     sequences = beam_search(decoder, input_values.shape[0], num_beams, max_new_tokens,
                             bos=config.decoder_start_token_id, eos=config.eos_token_id,
-                            suppress=settings.pop("suppress_tokens"), **settings)
+                            suppress=settings.pop("suppress_tokens", ()), **settings)
     return pad_sequences(sequences, padding_id(model.generation_config, config, num_beams)).to(input_values.device)

@@ -27,6 +27,7 @@ from modeling_effnet_trm import EffNetTrmForAudioCaptioning
 
 from .audio import AudioError, is_silent, load_audio
 from .decoding import DEFAULT_SEARCH, fast_generate, fast_search_settings
+from .optimize import QUANTIZATIONS, optimize_for_inference
 
 logger = logging.getLogger(__name__)
 
@@ -109,10 +110,19 @@ class Captioner:
         feature_extractor: EffNetTrmFeatureExtractor | None = None,
         batch_size: int = 8,
         fast_search: bool = True,
+        quantize: str | None = None,
     ):
-        """`fast_search=False` decodes every request with transformers' `generate`."""
+        """`fast_search=False` decodes every request with transformers' `generate` on `model` as it is;
+        by default beam and greedy search run on a copy rewritten by `effnet_trm.optimize` (batch norms
+        folded, q/k/v fused; `quantize="int8"`: int8 decoder linears, slightly different numbers)."""
+        if quantize not in QUANTIZATIONS:
+            raise ValueError(f"unknown quantization {quantize!r}; choose from {QUANTIZATIONS}")
+        if quantize and not fast_search:
+            raise ValueError("quantize needs the fast search (fast_search=True)")
         self.model = model.eval()
         self.fast_search = fast_search
+        self.quantize = quantize
+        self._optimized_model = None
         self.tokenizer = tokenizer
         self.feature_extractor = feature_extractor or EffNetTrmFeatureExtractor(model.config.sampling_rate)
         self.batch_size = batch_size
@@ -148,7 +158,14 @@ class Captioner:
         settings = fast_search_settings(self.model.generation_config, requested) if self.fast_search else None
         if settings is None:
             return self.model.generate(**inputs, **requested)
-        return fast_generate(self.model, **inputs, **settings)
+        return fast_generate(self.optimized_model, **inputs, **settings)
+
+    @property
+    def optimized_model(self) -> EffNetTrmForAudioCaptioning:
+        """The inference-only copy the fast search runs (built on first use; see `effnet_trm.optimize`)."""
+        if self._optimized_model is None:
+            self._optimized_model = optimize_for_inference(self.model, self.quantize)
+        return self._optimized_model
 
     def caption(self, waveforms: Sequence[np.ndarray], num_return_sequences: int = 1, **generate_kwargs):
         """Captions for 16 kHz mono waveforms: a list of str, or of lists when `num_return_sequences` > 1."""

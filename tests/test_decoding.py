@@ -10,6 +10,7 @@ import torch
 from effnet_trm.decoding import TorchIncrementalDecoder, beam_search, fast_generate, fast_search_settings
 from effnet_trm.hub import init_model
 from effnet_trm.inference import Captioner
+from effnet_trm.optimize import optimize_for_inference
 
 SR = 16000
 
@@ -71,6 +72,17 @@ def test_fast_generate_equals_generate(model, requested):
         settings = fast_search_settings(model.generation_config, requested)
         assert settings is not None
         ours = fast_generate(model, **inputs, **settings)
+    assert ours.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("requested", SETTINGS[:2], ids=["beam", "greedy"])
+def test_the_optimized_copy_gives_the_same_captions(model, requested):
+    """Folded batch norms and fused q/k/v change float rounding only: the same ids as `generate`."""
+    inputs = _inputs(model, seconds=(1.0, 1.5, 1.2, 0.7, 1.0))
+    with torch.inference_mode():
+        expected = model.generate(**inputs, **requested)
+        ours = fast_generate(optimize_for_inference(model), **inputs,
+                             **fast_search_settings(model.generation_config, requested))
     assert ours.tolist() == expected.tolist()
 
 

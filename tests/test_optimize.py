@@ -1,0 +1,107 @@
+"""The inference-only copy of `effnet_trm.optimize`: folded batch norms compute what the model computes,
+int8 decoder linears stay close to fp32, and the original model is never touched."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from effnet_trm.decoding import TorchIncrementalDecoder
+from effnet_trm.hub import init_model
+from effnet_trm.inference import Captioner
+from effnet_trm.optimize import fold_batch_norms, optimize_for_inference
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def model():
+    """A model whose batch norms are far from the identity (a fresh one has mean 0, variance 1, scale 1,
+    shift 0, which a wrong fold could get away with)."""
+    model, _ = init_model(seed=0)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                shape = module.running_mean.shape
+                module.running_mean.copy_(torch.randn(shape, generator=generator) * 0.5)
+                module.running_var.copy_(torch.rand(shape, generator=generator) * 2 + 0.2)
+                module.weight.copy_(torch.rand(shape, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(shape, generator=generator) * 0.2)
+    return model.eval()
+
+
+def _batch():
+    generator = torch.Generator().manual_seed(0)
+    waves = torch.randn(2, int(1.5 * SR), generator=generator) * 0.1
+    mask = torch.ones_like(waves, dtype=torch.long)
+    mask[1, SR:] = 0  # the second clip is 1 s long: the encoder runs it as its own group
+    return waves, mask
+
+
+def _count(network, kind):
+    return sum(isinstance(module, kind) for module in network.modules())
+
+
+@torch.inference_mode()
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
+def test_folded_encoder_computes_what_the_model_computes(model, dtype, tolerance):
+    """In float64 the fold is exact to rounding; in float32 rounding through 23 blocks stays small."""
+    model = copy.deepcopy(model).to(dtype)
+    waves, mask = _batch()
+    expected = model.encode(waves.to(dtype), mask)
+    optimized = optimize_for_inference(model)
+    got = optimized.encode(waves.to(dtype), mask)
+    assert _count(model.encoder.backbone, nn.BatchNorm2d) == 69  # EfficientNet-B2's batch norms ...
+    assert _count(optimized.encoder.backbone, nn.BatchNorm2d) == 0  # ... all folded
+    assert torch.equal(got.attention_mask, expected.attention_mask)
+    scale = expected.frame_embeddings.abs().max()
+    torch.testing.assert_close(got.frame_embeddings / scale, expected.frame_embeddings / scale, rtol=0,
+                               atol=tolerance)
+
+
+def test_fold_batch_norms_leaves_a_batch_norm_that_does_not_follow_a_convolution():
+    network = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4)).eval()
+    example = torch.randn(1, 1, 6, 6)
+    expected = network(example)
+    assert fold_batch_norms(network, lambda: network(example)) == 1
+    assert isinstance(network[2], nn.BatchNorm2d) and isinstance(network[4], nn.Identity)
+    torch.testing.assert_close(network(example), expected)
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batch_norms(network.train(), lambda: network(example))
+
+
+@torch.inference_mode()
+def test_int8_decoder_log_probs_stay_close_to_fp32(model):
+    waves, mask = _batch()
+    fp32 = optimize_for_inference(model)
+    int8 = optimize_for_inference(model, quantize="int8")
+    assert _count(int8.decoder, torch.ao.nn.quantized.dynamic.Linear) == _count(fp32.decoder, nn.Linear)
+    assert isinstance(int8.lm_head, torch.ao.nn.quantized.dynamic.Linear)
+    steps = []
+    for optimized in (fp32, int8):
+        encoded = optimized.encode(waves, mask)
+        decoder = TorchIncrementalDecoder(optimized, encoded.last_hidden_state, encoded.attention_mask, 1, 4)
+        tokens = np.array([model.config.decoder_start_token_id] * 2)
+        steps.append([decoder.step(tokens + word) for word in range(3)])
+    for fp32_log_probs, int8_log_probs in zip(*steps):
+        difference = np.abs(np.exp(fp32_log_probs) - np.exp(int8_log_probs)).sum(axis=-1)
+        assert difference.max() < 0.05  # total variation between the next-word distributions
+        assert not np.allclose(fp32_log_probs, int8_log_probs, atol=1e-6)  # int8 really ran
+
+
+def test_the_original_model_is_untouched_and_the_copy_refuses_to_be_saved(model, tmp_path):
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    optimized = optimize_for_inference(model, quantize="int8")
+    after = model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[name], after[name]) for name in before)
+    with pytest.raises(RuntimeError, match="save the original model"):
+        optimized.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="unknown quantization"):
+        optimize_for_inference(model, quantize="int4")
+    with pytest.raises(ValueError, match="needs the fast search"):
+        Captioner(model, tokenizer=None, fast_search=False, quantize="int8")

@@ -10,8 +10,9 @@ the weights). Rows:
 
 - teacher: HTSAT-BART at full size (WavCaps architecture, ~171 M parameters);
 - student (generate): EffNet-Trm with transformers' `generate` (beam 3, KV cache, batched);
-- student (fast beam search): the same search by `effnet_trm.decoding` (what `Captioner`, the CLI and
-  the Space use; same token ids as `generate`);
+- student (fast path): what `Captioner`, the CLI and the Space run: the same search by
+  `effnet_trm.decoding` (same token ids as `generate`) on the copy made by `effnet_trm.optimize` (batch
+  norms folded into the convolutions, q/k/v fused); with "int8 decoder", its decoder linears int8;
 - student (reference decoding): the same weights decoded as the reference implementation does:
   one clip at a time, beam search that recomputes the whole prefix at every step (no KV cache);
 - student ONNX / ONNX int8 when `effnet_trm.export` is available.
@@ -39,11 +40,13 @@ sys.path.insert(0, str(ROOT))
 CLIP_SECONDS = 10.0
 CAPTION_TOKENS = 20
 BEAMS = 3
-ROWS = ("teacher", "student_generate", "student_fast", "student_reference", "student_onnx", "student_onnx_int8")
+ROWS = ("teacher", "student_generate", "student_fast", "student_fast_int8", "student_reference", "student_onnx",
+        "student_onnx_int8")
 LABELS = {
     "teacher": "teacher HTSAT-BART (full size)",
     "student_generate": "student, transformers generate (KV cache, batched)",
-    "student_fast": "student, effnet_trm fast beam search (PyTorch)",
+    "student_fast": "student, effnet_trm fast path (PyTorch fp32)",
+    "student_fast_int8": "student, effnet_trm fast path, int8 decoder",
     "student_reference": "student, reference decoding (per clip, no KV cache)",
     "student_onnx": "student, ONNX Runtime",
     "student_onnx_int8": "student, ONNX Runtime int8",
@@ -150,7 +153,9 @@ def matmul_gflops(threads: int) -> float:
 # --- one row, in its own process --------------------------------------------------------------------
 
 
-def _timed(function, repeats: int, warmup: int = 1) -> float:
+def _timed(function, repeats: int, warmup: int = 3) -> float:
+    """Median seconds of `repeats` calls after `warmup` untimed ones (oneDNN and ONNX Runtime take a few
+    calls to settle: measured 60-80 ms for the first fast-path calls against ~40 ms after)."""
     for _ in range(warmup):
         function()
     runs = []
@@ -182,12 +187,14 @@ def measure_row(row: str, repeats: int, threads: int, batch: int) -> dict:
         captioner = OnnxCaptioner(export_dir, threads=threads)
         run = lambda audio: captioner.generate_ids(list(audio.numpy()), num_beams=BEAMS,  # noqa: E731
                                                    max_new_tokens=CAPTION_TOKENS, min_new_tokens=CAPTION_TOKENS)
-    elif row == "student_fast":
+    elif row.startswith("student_fast"):
         from effnet_trm.decoding import fast_generate
+        from effnet_trm.optimize import optimize_for_inference
 
         model = build_student()
-        run = lambda audio: fast_generate(model, audio, num_beams=BEAMS, max_new_tokens=CAPTION_TOKENS,  # noqa: E731
-                                          min_new_tokens=CAPTION_TOKENS, suppress_tokens=[])
+        optimized = optimize_for_inference(model, quantize="int8" if row.endswith("int8") else None)
+        run = lambda audio: fast_generate(optimized, audio, num_beams=BEAMS,  # noqa: E731
+                                          max_new_tokens=CAPTION_TOKENS, min_new_tokens=CAPTION_TOKENS)
     else:
         model = build_student()
         run = (lambda audio: student_generate(model, audio)) if row == "student_generate" else \
@@ -217,7 +224,7 @@ def run_in_subprocess(row: str, args) -> dict | None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per row (median), after one warm-up")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per row (median), after 3 warm-ups")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS)
     parser.add_argument("--json", default=None, help="also write the table as JSON")

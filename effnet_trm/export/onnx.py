@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..decoding import (DEFAULT_SEARCH, FAST_SEARCH_SETTINGS, beam_search, cross_keys_values, embed_step, fast_search_settings,
-                        finish_layer_step, fused_qkv, pad_sequences, padding_id, split_heads)
+from ..decoding import (DEFAULT_SEARCH, ENCODER_CHUNK, FAST_SEARCH_SETTINGS, beam_search, cross_keys_values, embed_step,
+                        fast_search_settings, finish_layer_step, fused_qkv, pad_sequences, padding_id, split_heads)
 from ..inference import Captioner, resolve_model
 
 EXPORT_INFO = "onnx_export.json"
@@ -239,15 +239,18 @@ class OnnxCaptioner(Captioner):
     def encode(self, waveforms: Sequence[np.ndarray]):
         """Cross keys/values `(layers, batch, heads, frames, head_dim)` and the frame mask `(batch, frames)`.
 
-        Clips are run in groups of equal length, as the PyTorch encoder does."""
+        Clips are run in groups of equal length, as the PyTorch encoder does, a few at a time."""
         lengths = [len(w) for w in waveforms]
         groups: dict[int, list[int]] = {}
         for index, length in enumerate(lengths):
             groups.setdefault(length, []).append(index)
         pieces = {}
         for length, rows in groups.items():
-            batch = np.stack([np.asarray(waveforms[i], dtype=np.float32) for i in rows])
-            pieces[length] = self.encoder_session.run(None, {"input_values": batch})
+            # ENCODER_CHUNK clips per call, as in PyTorch: large batches of long clips cost more per clip
+            outputs = [self.encoder_session.run(None, {"input_values": np.stack(
+                [np.asarray(waveforms[i], dtype=np.float32) for i in rows[start : start + ENCODER_CHUNK]])})
+                for start in range(0, len(rows), ENCODER_CHUNK)]
+            pieces[length] = [np.concatenate(parts, axis=1) for parts in zip(*outputs)]
         max_frames = max(keys.shape[3] for keys, _ in pieces.values())
         any_keys = next(iter(pieces.values()))[0]
         shape = (any_keys.shape[0], len(waveforms), any_keys.shape[2], max_frames, any_keys.shape[4])

@@ -53,8 +53,9 @@ def _caption(args: argparse.Namespace) -> int:
     from .inference import ModelNotFoundError
 
     try:
-        captioner = load_captioner(args.model, device=args.device, batch_size=args.batch_size)
-    except ModelNotFoundError as error:
+        captioner = load_captioner(args.model, device=args.device, batch_size=args.batch_size,
+                                   quantize="int8" if args.int8 else None)
+    except (ModelNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     failures = 0
@@ -97,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_argument("--json", action="store_true", help="print one JSON object per caption")
     caption.add_argument("--batch-size", type=int, default=8, help="clips per batch (default 8)")
     caption.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
+    caption.add_argument("--int8", action="store_true",
+                         help="PyTorch models on CPU: int8 decoder linears (faster; captions may differ slightly, "
+                              "see benchmarks/export_agreement.py). ONNX exports are quantized at export")
     _add_generation_arguments(caption)
     caption.set_defaults(handler=_caption)
 

@@ -196,7 +196,7 @@ def test_caption_files_survive_bad_files(model_dir, tmp_path):
 def test_cli_caption_prints_json_lines(model_dir, tmp_path, capsys):
     clip = tmp_path / "clip.wav"
     sf.write(clip, _tone(3.0, 16000), 16000)
-    code = cli_main(["caption", str(clip), str(clip), "--model", str(model_dir), "--json", "--segment", "2"])
+    code = cli_main(["caption", str(clip), str(clip), "--model", str(model_dir), "--json", "--segment", "2", "--int8"])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0 and len(lines) == 4  # two files x two segments (2 s + the 1 s tail kept: >= 1 s)
     assert lines[0]["start"] == 0.0 and lines[1]["end"] == 3.0 and all(line["caption"] for line in lines)

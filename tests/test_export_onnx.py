@@ -62,3 +62,5 @@ def test_int8_export_runs_and_cli_loader(folders):
     assert captioner.encoder_session._model_path.endswith("encoder.int8.onnx")
     captions = captioner.caption(_waves(), num_beams=3, max_new_tokens=6)
     assert len(captions) == 3 and all(isinstance(c, str) for c in captions)
+    with pytest.raises(ValueError, match="quantized .* when exported"):
+        load_captioner(str(onnx_dir), quantize="int8")  # `effnet-trm caption --int8` on an export

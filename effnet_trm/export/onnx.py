@@ -310,5 +310,8 @@ def load_captioner(name_or_path: str | None = None, **kwargs) -> Captioner:
     """An `OnnxCaptioner` for an ONNX export folder, else a PyTorch `Captioner` (folder or Hub id)."""
     if name_or_path is not None and is_onnx_export(name_or_path):
         kwargs.pop("device", None)
+        if kwargs.pop("quantize", None):
+            raise ValueError(f"{name_or_path} is an ONNX export: its graphs were quantized (or not) when exported; "
+                             "run `effnet-trm export --format onnx --quantize int8` for int8 graphs")
         return OnnxCaptioner(name_or_path, **kwargs)
     return Captioner.from_pretrained(name_or_path, **kwargs)

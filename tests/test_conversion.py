@@ -157,9 +157,15 @@ def test_convert_writes_a_loadable_folder(converted, tmp_path):
     loaded = AutoModel.from_pretrained(tmp_path / "out", trust_remote_code=True).eval()
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "out", trust_remote_code=True)
     assert tokenizer.convert_ids_to_tokens([0, 1, 2, 3, 4]) == ["<pad>", "<bos>", "<eos>", "<unk>", "w4"]
+    # the weights arrive bit for bit; the outputs agree to float rounding (oneDNN may pick different
+    # convolution kernels for differently aligned buffers, so bitwise equal outputs are not guaranteed)
+    loaded_state, state_dict = loaded.state_dict(), model.state_dict()
+    assert loaded_state.keys() == state_dict.keys()
+    assert all(torch.equal(loaded_state[name], state_dict[name]) for name in state_dict)
     audio = torch.randn(1, 32000) * 0.1
     with torch.no_grad():
-        assert torch.equal(loaded(input_values=audio, decoder_input_ids=torch.ones(1, 3, dtype=torch.long)).logits,
-                           model(input_values=audio, decoder_input_ids=torch.ones(1, 3, dtype=torch.long)).logits)
+        torch.testing.assert_close(
+            loaded(input_values=audio, decoder_input_ids=torch.ones(1, 3, dtype=torch.long)).logits,
+            model(input_values=audio, decoder_input_ids=torch.ones(1, 3, dtype=torch.long)).logits, rtol=1e-5, atol=1e-4)
     assert loaded.config.encoder_padding == "static_same_260"
     assert loaded.generation_config.early_stopping is True and not loaded.generation_config.suppress_tokens

@@ -222,7 +222,9 @@ def test_save_and_auto_load_with_remote_code(model_and_tokenizer, tmp_path):
         ours_ids = model.generate(**inputs)
         theirs_ids = loaded.generate(**inputs)
         seq2seq_ids = seq2seq.generate(**inputs)
-    assert torch.equal(ours, theirs)
+    # weights bit for bit; outputs to float rounding (oneDNN may pick other kernels for other buffer alignments)
+    assert all(torch.equal(tensor, loaded.state_dict()[name]) for name, tensor in model.state_dict().items())
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-4)
     assert torch.equal(ours_ids, theirs_ids) and torch.equal(ours_ids, seq2seq_ids)
     assert loaded.generation_config.num_beams == 3 and loaded.generation_config.max_new_tokens == 20
     assert loaded_tokenizer.batch_decode(theirs_ids, skip_special_tokens=True) == tokenizer.batch_decode(

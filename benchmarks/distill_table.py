@@ -3,11 +3,14 @@
 audio-only data, over several seeds, with the teacher's own scores on top.
 
     python benchmarks/distill_table.py --preset bench --seeds 0 1 2      # the benchmark (hours on 2 cores)
-    python benchmarks/distill_table.py --preset quick --seeds 0 --epochs 4   # a smaller check
+    python benchmarks/distill_table.py --preset quick --seeds 0 1 2 --epochs 8 --teacher-epochs 40 \
+        --out outputs/distill_table_quick_t40                           # the README's table (~1 h)
 
-It builds (or reuses) the corpus, the demo teacher and its cache exactly as `make demo` does, then
-trains every variant with configs/demo_quick.yaml as the base and scores it on the test split
-(beam 3). Prints mean +- std of the offline metrics and the wall time; `--json` keeps every run.
+It builds (or reuses) the corpus, the demo teacher and its cache as `make demo` does, then trains every
+variant with configs/demo_quick.yaml as the base and scores it on the test split (beam 3). Prints mean
++- std of the offline metrics, the number of distinct test captions (a collapsed captioner that says
+one sentence for every clip can still score on CIDEr-D), and the wall time; `--json` keeps every run.
+Each run's scores and captions stay in its folder, and a rerun skips finished runs.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 METRICS = ("bleu_4", "meteor", "rouge_l", "cider_d", "sbert_sim_minilm")
+#: Not a caption metric: how many different captions a model gives the test clips. A captioner that
+#: says the same sentence for every clip can still score well on CIDEr-D when that sentence matches a
+#: few clips exactly, so the table shows it next to the scores.
+DISTINCT = "distinct_captions"
 VARIANTS = {
     "scratch": ["kd.encoder_loss=none", "kd.sequence_kd=false", "data.audio_only_split=null"],
     "mse": ["kd.encoder_loss=mse", "data.audio_only_split=null"],
@@ -36,6 +43,9 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="bench", choices=["quick", "bench"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None, help="override the student's epochs")
+    parser.add_argument("--teacher-epochs", type=int, default=None,
+                        help="epochs of the demo teacher (default: train_demo_teacher's, as `make demo`)")
+    parser.add_argument("--out", default=None, help="output folder (default outputs/distill_table_<preset>)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--json", default=None)
     parser.add_argument("--report-only", action="store_true",
@@ -48,7 +58,6 @@ def main(argv=None) -> int:
     from effnet_trm.data.demo_corpus import build_demo_corpus
     from effnet_trm.distill.config import load_config
     from effnet_trm.distill.trainer import Trainer
-    from effnet_trm.evaluation.metrics import compute_caption_metrics
     from effnet_trm.evaluation.runner import caption_split
     from effnet_trm.inference import Captioner
     from effnet_trm.teachers.cache import build_teacher_cache
@@ -56,13 +65,15 @@ def main(argv=None) -> int:
     from effnet_trm.teachers.train_teacher import train_demo_teacher
 
     started = time.perf_counter()
-    root = Path(f"outputs/distill_table_{args.preset}")
+    root = Path(args.out or f"outputs/distill_table_{args.preset}")
+    _check_settings(root, {"preset": args.preset, "epochs": args.epochs, "teacher_epochs": args.teacher_epochs})
     dataset = Path(f"data/demo_{args.preset}")
     if not (dataset / "dataset_dict.json").exists():
         build_demo_corpus(dataset, preset=args.preset)
     teacher_dir = root / "teacher"
     teacher = HTSATBartTeacher.from_pretrained(teacher_dir) if (teacher_dir / CHECKPOINT_FILE).exists() \
-        else train_demo_teacher(str(dataset), teacher_dir)
+        else train_demo_teacher(str(dataset), teacher_dir,
+                                **({"epochs": args.teacher_epochs} if args.teacher_epochs else {}))
     build_teacher_cache(teacher, str(dataset), root / "teacher_cache", ["train", "audio_only"])
 
     test = load_from_disk(str(dataset))["test"]
@@ -71,7 +82,7 @@ def main(argv=None) -> int:
     teacher_scores = root / "teacher" / "test_scores.json"
     if not teacher_scores.exists():
         teacher_captions = [c for i in range(0, len(audio), 16) for c in teacher.caption(audio[i : i + 16])]
-        teacher_scores.write_text(json.dumps(compute_caption_metrics(teacher_captions, references, METRICS).corpus))
+        teacher_scores.write_text(json.dumps(_score(teacher_captions, references, teacher_dir), indent=2) + "\n")
     runs = {"teacher": [json.loads(teacher_scores.read_text())]}
     # Seed-major order: an interrupted benchmark still has every variant for the seeds it finished.
     # Each run's scores are kept in its folder, so a rerun skips what is done.
@@ -92,16 +103,16 @@ def main(argv=None) -> int:
             run_started = time.perf_counter()
             model_dir = Trainer(load_config("configs/demo_quick.yaml", overrides)).train()
             captions = caption_split(Captioner.from_pretrained(str(model_dir)), test, progress=False)
-            scores = compute_caption_metrics(captions, references, METRICS).corpus
+            scores = _score(captions, references, root / name)
             scores_file.write_text(json.dumps(scores, indent=2) + "\n")
             runs.setdefault(variant, []).append(scores)
             print(f"{name} ({(time.perf_counter() - run_started) / 60:.1f} min): {scores}", flush=True)
 
     wall = time.perf_counter() - started
-    print(f"\n{'model':<28}" + "".join(f"{m:>20}" for m in METRICS))
+    print(f"\n{'model':<28}" + "".join(f"{m:>20}" for m in METRICS + (DISTINCT,)))
     for variant, scores in runs.items():
         cells = []
-        for metric in METRICS:
+        for metric in METRICS + (DISTINCT,):
             values = [s[metric] for s in scores if metric in s]
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
             cells.append(f"{statistics.mean(values):>12.3f} +- {spread:.3f}" if values else f"{'-':>20}")
@@ -110,6 +121,25 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"runs": runs, "wall_s": wall}, indent=2) + "\n")
     return 0
+
+
+def _score(captions: list[str], references: list[list[str]], folder: Path) -> dict:
+    """Corpus scores plus the number of distinct captions; the captions are kept in `folder`."""
+    from effnet_trm.evaluation.metrics import compute_caption_metrics
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "test_captions.json").write_text(json.dumps(captions, indent=1) + "\n")
+    return {**compute_caption_metrics(captions, references, METRICS).corpus, DISTINCT: len(set(captions))}
+
+
+def _check_settings(root: Path, settings: dict) -> None:
+    """Finished runs are reused: refuse to mix runs made with other settings in one folder."""
+    recorded = root / "settings.json"
+    if recorded.exists() and json.loads(recorded.read_text()) != settings:
+        raise SystemExit(f"{root} holds runs made with {recorded.read_text().strip()}; asked for {settings}: "
+                         "pass another --out")
+    root.mkdir(parents=True, exist_ok=True)
+    recorded.write_text(json.dumps(settings) + "\n")
 
 
 if __name__ == "__main__":

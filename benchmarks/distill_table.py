@@ -125,11 +125,11 @@ def main(argv=None) -> int:
 
 def _score(captions: list[str], references: list[list[str]], folder: Path) -> dict:
     """Corpus scores plus the number of distinct captions; the captions are kept in `folder`."""
-    from effnet_trm.evaluation.metrics import compute_caption_metrics
+    from effnet_trm.evaluation.metrics import compute_caption_metrics, distinct_captions
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "test_captions.json").write_text(json.dumps(captions, indent=1) + "\n")
-    return {**compute_caption_metrics(captions, references, METRICS).corpus, DISTINCT: len(set(captions))}
+    return {**compute_caption_metrics(captions, references, METRICS).corpus, DISTINCT: distinct_captions(captions)}
 
 
 def _check_settings(root: Path, settings: dict) -> None:

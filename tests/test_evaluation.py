@@ -7,12 +7,13 @@ import csv
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from effnet_trm.evaluation import offline
-from effnet_trm.evaluation.metrics import compute_caption_metrics
+from effnet_trm.evaluation.metrics import compute_caption_metrics, distinct_captions
 from effnet_trm.evaluation.runner import evaluate_split, format_table, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,3 +168,13 @@ def test_evaluate_module_loads_from_the_repo():
     result = metric.compute(predictions=CANDIDATES, references=REFERENCES, metrics=["bleu_1", "rouge_l"])
     direct = compute_caption_metrics(CANDIDATES, REFERENCES, metrics=("bleu_1", "rouge_l"))
     assert result["bleu_1"] == pytest.approx(direct.corpus["bleu_1"]) and result["unavailable"] == {}
+
+
+def test_distinct_captions_shows_a_collapsed_captioner(capsys):
+    from effnet_trm.distill.demo import print_table
+
+    collapsed = ["A person walks on a wooden floor", "a person walks on a  wooden floor", "water flows"]
+    assert distinct_captions(collapsed) == 2  # case and spacing do not make a caption new
+    results = {"teacher": {"scores": {"cider_d": 0.5}, "unavailable": {}, "distinct_captions": 2, "clips": 3}}
+    print_table(results, {"distill": 1.0})
+    assert re.search(r"^distinct captions +2 of 3$", capsys.readouterr().out, flags=re.MULTILINE)

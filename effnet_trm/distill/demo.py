@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..evaluation.metrics import ALL_METRICS, compute_caption_metrics
+from ..evaluation.metrics import ALL_METRICS, compute_caption_metrics, distinct_captions
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml"
     results = {}
     for name, captions in (("teacher (HTSAT-BART demo)", teacher_captions), ("student (EffNet-Trm)", student_captions)):
         scores = compute_caption_metrics(captions, references, metrics=ALL_METRICS)
-        results[name] = {"scores": scores.corpus, "unavailable": scores.unavailable}
+        results[name] = {"scores": scores.corpus, "unavailable": scores.unavailable,
+                         "distinct_captions": distinct_captions(captions), "clips": len(captions)}
     timings["evaluate"] = time.perf_counter() - started
 
     student_scores = results["student (EffNet-Trm)"]["scores"]
@@ -101,6 +102,8 @@ def print_table(results: dict, timings: dict) -> None:
             value = results[name]["scores"].get(metric)
             cells.append(f"{value:>28.4f}" if value is not None else f"{'unavailable offline':>28}")
         print(f"{metric:<26}" + "".join(cells))
+    print(f"{'distinct captions':<26}" + "".join(
+        f"{str(results[n]['distinct_captions']) + ' of ' + str(results[n]['clips']):>28}" for n in names))
     unavailable = results[names[-1]]["unavailable"]
     for metric, reason in unavailable.items():
         print(f"  {metric}: unavailable offline: {reason[:150]}")

@@ -32,6 +32,13 @@ VALIDATION_METRICS = ("bleu_1", "bleu_4", "meteor", "rouge_l", "cider_d")
 OFFLINE_SIMILARITY = "sbert_sim_minilm"
 
 
+def distinct_captions(captions: Sequence[str]) -> int:
+    """How many different captions a model gave: not a quality metric, a collapse detector. A weak
+    captioner that says one frequent sentence for every clip can still score on CIDEr-D when that
+    sentence matches a few clips exactly; a count of 2 over 40 clips shows it at once."""
+    return len({" ".join(caption.lower().split()) for caption in captions})
+
+
 @dataclass
 class CaptionScores:
     """Corpus-level scores, per-clip scores (same order as the inputs) and the metrics that could not run."""

@@ -155,7 +155,7 @@ def matmul_gflops(threads: int) -> float:
 
 def _timed(function, repeats: int, warmup: int = 3) -> float:
     """Median seconds of `repeats` calls after `warmup` untimed ones (oneDNN and ONNX Runtime take a few
-    calls to settle: measured 60-80 ms for the first fast-path calls against ~40 ms after)."""
+    calls to settle: the first fast-path calls are markedly slower than the later ones)."""
     for _ in range(warmup):
         function()
     runs = []

@@ -27,7 +27,7 @@ from modeling_effnet_trm import EffNetTrmForAudioCaptioning
 
 from .audio import AudioError, is_silent, load_audio
 from .decoding import DEFAULT_SEARCH, fast_generate, fast_search_settings
-from .optimize import QUANTIZATIONS, optimize_for_inference
+from .optimize import check_quantization, optimize_for_inference
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +115,7 @@ class Captioner:
         """`fast_search=False` decodes every request with transformers' `generate` on `model` as it is;
         by default beam and greedy search run on a copy rewritten by `effnet_trm.optimize` (batch norms
         folded, q/k/v fused; `quantize="int8"`: int8 decoder linears, slightly different numbers)."""
-        if quantize not in QUANTIZATIONS:
-            raise ValueError(f"unknown quantization {quantize!r}; choose from {QUANTIZATIONS}")
+        check_quantization(quantize)  # here, not when the copy is first built
         if quantize and not fast_search:
             raise ValueError("quantize needs the fast search (fast_search=True)")
         self.model = model.eval()

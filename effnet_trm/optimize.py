@@ -33,6 +33,11 @@ from .decoding import fused_qkv
 QUANTIZATIONS = (None, "int8")
 
 
+def check_quantization(quantize: str | None) -> None:
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"unknown quantization {quantize!r}; choose from {QUANTIZATIONS}")
+
+
 def fold_batch_norms(network: nn.Module, run: callable) -> int:
     """Fold every eval-mode batch norm that directly follows a convolution into that convolution, in
     place; the batch norm is replaced by what it applies after normalising (timm's `BatchNormAct2d`
@@ -83,8 +88,7 @@ def _refuse_to_save(*args, **kwargs):
 def optimize_for_inference(model, quantize: str | None = None):
     """An inference-only copy of an `EffNetTrmForAudioCaptioning`: batch norms folded, q/k/v fused,
     and with `quantize="int8"` the decoder's linears dynamically quantized. See the module docstring."""
-    if quantize not in QUANTIZATIONS:
-        raise ValueError(f"unknown quantization {quantize!r}; choose from {QUANTIZATIONS}")
+    check_quantization(quantize)
     if quantize == "int8" and model.device.type != "cpu":
         raise ValueError(f"int8 dynamic quantization runs on the CPU only; the model is on {model.device}")
     optimized = copy.deepcopy(model).eval()
@@ -110,5 +114,4 @@ def optimize_for_inference(model, quantize: str | None = None):
                 optimized, {"decoder.layers": qconfig, "lm_head": qconfig}, dtype=torch.qint8, inplace=True,
                 mapping={nn.Linear: torch.ao.nn.quantized.dynamic.Linear})  # linears only, not the embedding
     optimized.save_pretrained = _refuse_to_save
-    optimized.inference_quantization = quantize
     return optimized

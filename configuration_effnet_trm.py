@@ -73,7 +73,7 @@ class EffNetTrmConfig(PretrainedConfig):
     """
 
     model_type = "effnet_trm"
-    keys_to_ignore_at_inference = ["past_key_values"]
+    keys_to_ignore_at_inference = ["cache", "past_key_values"]  # the KV cache, by either name
     # the names transformers' generic utilities (e.g. cache set-up in `generate`) look for
     attribute_map = {
         "hidden_size": "d_model",

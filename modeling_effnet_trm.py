@@ -11,7 +11,7 @@ This file is self-contained (torch, timm and transformers only) so that
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import timm
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
-from transformers.modeling_outputs import ModelOutput
+from transformers.modeling_outputs import ModelOutput, Seq2SeqLMOutput
 
 try:  # transformers >= 5: initialisers that leave already-loaded weights alone
     from transformers import initialization as init
@@ -36,6 +36,12 @@ except ImportError:
 # ----------------------------------------------------------------------------------------------
 # Outputs
 # ----------------------------------------------------------------------------------------------
+
+#: The name under which the installed transformers passes and returns the decoder's key/value cache:
+#: `cache` from 5.24 on, `past_key_values` before. From 5.24 a `ModelOutput` renames a
+#: `past_key_values=` argument to `cache`, so an output class must declare the field the library
+#: expects; `generate()` also passes the cache to `forward` under this name.
+CACHE_NAME = "cache" if "cache" in {field.name for field in fields(Seq2SeqLMOutput)} else "past_key_values"
 
 
 @dataclass
@@ -67,7 +73,8 @@ class EffNetTrmCaptioningOutput(ModelOutput):
     Args:
         loss (`torch.FloatTensor`, *optional*): token-level cross-entropy, when `labels` are given.
         logits (`torch.FloatTensor` of shape `(batch, words, vocab_size)`): next-word scores.
-        past_key_values ([`~cache_utils.EncoderDecoderCache`], *optional*): the decoder's key/value cache.
+        cache ([`~cache_utils.EncoderDecoderCache`], *optional*): the decoder's key/value cache, under
+            the installed transformers' name for it (`CACHE_NAME`: `cache`, or `past_key_values` before 5.24).
         decoder_hidden_states (`torch.FloatTensor`, *optional*): the decoder's last hidden states.
         encoder_last_hidden_state, encoder_attention_mask, encoder_frame_embeddings,
         encoder_clip_embedding: the fields of [`EffNetTrmEncoderOutput`].
@@ -75,7 +82,8 @@ class EffNetTrmCaptioningOutput(ModelOutput):
 
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
-    past_key_values: Cache | None = None
+    __annotations__[CACHE_NAME] = Cache | None  # a field named as the installed transformers names it
+    vars()[CACHE_NAME] = None
     decoder_hidden_states: torch.FloatTensor | None = None
     encoder_last_hidden_state: torch.FloatTensor | None = None
     encoder_attention_mask: torch.BoolTensor | None = None
@@ -451,9 +459,9 @@ class EffNetTrmDecoder(nn.Module):
         encoder_hidden_states: torch.Tensor,
         encoder_attention_mask: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
+        cache: EncoderDecoderCache | None = None,
     ) -> torch.Tensor:
-        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        past_length = cache.get_seq_length() if cache is not None else 0
         query_length = input_ids.shape[1]
         total_length = past_length + query_length
         if total_length > self.config.max_position_embeddings:
@@ -472,12 +480,12 @@ class EffNetTrmDecoder(nn.Module):
             self_mask = self_mask & attention_mask[:, None, None, :total_length].bool()
         memory_mask = encoder_attention_mask[:, None, None, :].bool()
         # once every layer has cached its cross-attention keys/values, the memory is not read again
-        cross_cached = past_key_values is not None and all(
-            past_key_values.is_updated.get(i, False) for i in range(len(self.layers))
+        cross_cached = cache is not None and all(
+            cache.is_updated.get(i, False) for i in range(len(self.layers))
         )
         memory = None if cross_cached else self.memory_projection(encoder_hidden_states)
         for layer in self.layers:
-            hidden_states = layer(hidden_states, self_mask, memory, memory_mask, past_key_values)
+            hidden_states = layer(hidden_states, self_mask, memory, memory_mask, cache)
         return hidden_states
 
 
@@ -565,6 +573,7 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
         decoder_input_ids: torch.Tensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: EffNetTrmEncoderOutput | None = None,
+        cache: Cache | None = None,
         past_key_values: Cache | None = None,
         labels: torch.Tensor | None = None,
         use_cache: bool | None = None,
@@ -578,7 +587,8 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
             decoder_input_ids (`(batch, words)`): decoder inputs; derived from `labels` when omitted.
             decoder_attention_mask (`(batch, words)`): optional padding mask of the decoder inputs.
             encoder_outputs: a precomputed [`EffNetTrmEncoderOutput`].
-            past_key_values: an [`EncoderDecoderCache`] for incremental decoding.
+            cache: an [`EncoderDecoderCache`] for incremental decoding (`generate` passes it).
+            past_key_values: the same, under its name before transformers 5.24 (either name works).
             labels (`(batch, words)`): target word ids, -100 where ignored; gives the cross-entropy `loss`.
         """
         if encoder_outputs is None:
@@ -589,17 +599,19 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
             if labels is None:
                 raise ValueError("pass decoder_input_ids or labels")
             decoder_input_ids = self.shift_labels_right(labels)
-        if use_cache and past_key_values is None:
-            past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        if cache is None:
+            cache = past_key_values
+        if use_cache and cache is None:
+            cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
         if not use_cache:
-            past_key_values = None
+            cache = None
 
         hidden_states = self.decoder(
             decoder_input_ids,
             encoder_outputs.last_hidden_state,
             encoder_outputs.attention_mask,
             attention_mask=decoder_attention_mask,
-            past_key_values=past_key_values,
+            cache=cache,
         )
         logits = self.lm_head(hidden_states)
         loss = None
@@ -608,7 +620,7 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
         output = EffNetTrmCaptioningOutput(
             loss=loss,
             logits=logits,
-            past_key_values=past_key_values,
+            **{CACHE_NAME: cache},
             decoder_hidden_states=hidden_states,
             encoder_last_hidden_state=encoder_outputs.last_hidden_state,
             encoder_attention_mask=encoder_outputs.attention_mask,

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from transformers import PretrainedConfig
 
+#: Where transformers' auto classes find the code of a saved model folder (written into config.json).
+AUTO_MAP = {
+    "AutoConfig": "configuration_effnet_trm.EffNetTrmConfig",
+    "AutoModel": "modeling_effnet_trm.EffNetTrmForAudioCaptioning",
+    "AutoModelForSeq2SeqLM": "modeling_effnet_trm.EffNetTrmForAudioCaptioning",
+    "AutoFeatureExtractor": "feature_extraction_effnet_trm.EffNetTrmFeatureExtractor",
+}
+#: The pipeline a model folder ships: `transformers.pipeline(model=folder, trust_remote_code=True)`.
+CUSTOM_PIPELINES = {
+    "audio-captioning": {"impl": "pipeline_effnet_trm.EffNetTrmCaptioningPipeline", "pt": ["AutoModel"], "type": "audio"},
+}
+
 
 class EffNetTrmConfig(PretrainedConfig):
     r"""Configuration of [`EffNetTrmForAudioCaptioning`]: a log-mel front end, an EfficientNet-B2

@@ -102,3 +102,7 @@ class EffNetTrmFeatureExtractor(SequenceFeatureExtractor):
             values[row, : wave.size] = wave
             mask[row, : wave.size] = 1
         return BatchFeature({"input_values": values, "attention_mask": mask}, tensor_type=return_tensors)
+
+
+# preprocessor_config.json names this class in `auto_map`, so AutoFeatureExtractor finds it in a model folder
+EffNetTrmFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")

@@ -11,8 +11,10 @@ This file is self-contained (torch, timm and transformers only) so that
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass, fields
 from functools import lru_cache
+from pathlib import Path
 
 import timm
 import torch
@@ -27,10 +29,22 @@ try:  # transformers >= 5: initialisers that leave already-loaded weights alone
 except ImportError:  # pragma: no cover
     from torch.nn import init
 
-try:  # relative import when loaded as Hub remote code, absolute when installed as a module
-    from .configuration_effnet_trm import EffNetTrmConfig
+# Relative imports when loaded as Hub remote code, absolute when installed as modules. They also tell
+# transformers which files a model folder needs: it copies a remote module's relative imports with it.
+try:
+    from .configuration_effnet_trm import AUTO_MAP, CUSTOM_PIPELINES, EffNetTrmConfig
+    from .feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
+    from .pipeline_effnet_trm import EffNetTrmCaptioningPipeline
 except ImportError:
-    from configuration_effnet_trm import EffNetTrmConfig
+    from configuration_effnet_trm import AUTO_MAP, CUSTOM_PIPELINES, EffNetTrmConfig
+    from feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
+    from pipeline_effnet_trm import EffNetTrmCaptioningPipeline
+
+#: The code a saved model folder carries, so that it loads with `trust_remote_code=True` anywhere.
+CODE_FILES = tuple(
+    f"{module.__module__.rpartition('.')[2]}.py"
+    for module in (EffNetTrmConfig, EffNetTrmFeatureExtractor, EffNetTrmCaptioningPipeline)
+) + (f"{__name__.rpartition('.')[2]}.py",)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -536,6 +550,30 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
         self.generation_config.num_beams = 3
         self.generation_config.max_new_tokens = 20
         self.generation_config.suppress_tokens = [self.config.pad_token_id, self.config.bos_token_id]
+
+    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
+        """`PreTrainedModel.save_pretrained`, plus what makes the folder a Hub model repo that loads
+        without this package: `auto_map` and the custom pipeline in config.json, the code files beside
+        the weights, and the feature extractor's config (written once; an existing one is kept).
+        `push_to_hub=True` pushes the complete folder (through `push_to_hub`, which saves here again).
+        """
+        push_to_hub = kwargs.pop("push_to_hub", False)
+        hub_kwargs = {key: kwargs.pop(key) for key in ("repo_id", "commit_message", "private", "token", "create_pr",
+                                                      "revision") if key in kwargs}
+        self.config.auto_map = {**AUTO_MAP, **(getattr(self.config, "auto_map", None) or {})}
+        self.config.custom_pipelines = {task: dict(entry) for task, entry in CUSTOM_PIPELINES.items()}
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if not kwargs.get("is_main_process", True):
+            return
+        save_directory = Path(save_directory)
+        for name in CODE_FILES:
+            source = Path(__file__).with_name(name)
+            if source.resolve() != (save_directory / name).resolve():
+                shutil.copyfile(source, save_directory / name)
+        if not (save_directory / "preprocessor_config.json").exists():
+            EffNetTrmFeatureExtractor(sampling_rate=self.config.sampling_rate).save_pretrained(save_directory)
+        if push_to_hub:
+            self.push_to_hub(hub_kwargs.pop("repo_id", save_directory.name), **hub_kwargs)
 
     def get_encoder(self, modality: str | None = None) -> EffNetTrmEncoder:
         return self.encoder

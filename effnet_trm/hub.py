@@ -13,23 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from configuration_effnet_trm import EffNetTrmConfig
-from feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
 from modeling_effnet_trm import EffNetTrmForAudioCaptioning
 
 from .tokenization import build_word_tokenizer
-
-_REGISTERED = False
-
-
-def register_auto_classes() -> None:
-    """Make `save_pretrained` write `auto_map` entries and copy the model's code files."""
-    global _REGISTERED
-    if _REGISTERED:
-        return
-    EffNetTrmConfig.register_for_auto_class()
-    EffNetTrmForAudioCaptioning.register_for_auto_class("AutoModel")
-    EffNetTrmFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
-    _REGISTERED = True
 
 
 def save_model_folder(
@@ -38,19 +24,13 @@ def save_model_folder(
     out_dir: str | Path,
     model_card: str | None = None,
 ) -> Path:
-    """Save everything a user of the model needs into `out_dir` (created if missing)."""
-    register_auto_classes()
+    """Save the model (its `save_pretrained` adds the code files, `auto_map`, the pipeline and the
+    feature extractor), the tokenizer and an optional model card into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.config.vocab_size = len(tokenizer)
-    # a class registers for one auto class; save_pretrained keeps entries already in the config
-    model.config.auto_map = {
-        **(getattr(model.config, "auto_map", None) or {}),
-        "AutoModelForSeq2SeqLM": "modeling_effnet_trm.EffNetTrmForAudioCaptioning",
-    }
-    model.save_pretrained(out_dir, safe_serialization=True)
+    model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    EffNetTrmFeatureExtractor(sampling_rate=model.config.sampling_rate).save_pretrained(out_dir)
     if model_card is not None:
         (out_dir / "README.md").write_text(model_card, encoding="utf-8")
     return out_dir

@@ -135,12 +135,14 @@ def test_kv_cache_decoding_equals_full_recomputation(model_and_tokenizer):
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
 
 
-def test_generate_with_and_without_cache_agree(model_and_tokenizer):
+@pytest.mark.parametrize("num_beams", [3, 1], ids=["beam", "greedy"])
+def test_generate_with_and_without_cache_agree(model_and_tokenizer, num_beams):
     model, _ = model_and_tokenizer
     audio = torch.from_numpy(_waveform(2.0, seed=4))[None]
     with torch.no_grad():
-        cached = model.generate(input_values=audio, num_beams=3, max_new_tokens=12)
-        uncached = model.generate(input_values=audio, num_beams=3, max_new_tokens=12, use_cache=False)
+        cached = model.generate(input_values=audio, num_beams=num_beams, max_new_tokens=12)
+        uncached = model.generate(input_values=audio, num_beams=num_beams, max_new_tokens=12, use_cache=False)
+    assert cached.shape[1] > 2  # a caption, not just <bos> <eos>
     assert torch.equal(cached, uncached)
 
 

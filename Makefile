@@ -1,7 +1,10 @@
 # Two commands do everything on a fresh machine:
 #   make demo   build the demo corpus, train the demo teacher, distill and evaluate the student
 #   make test   run the test suite
-# Both create .venv and install what is needed first (Python packages and Debian packages).
+# Both create .venv and install what is needed first (Python packages and Debian packages), through
+# the lock (requirements-lock.txt): a fresh machine gets the exact set of versions the suite passed with.
+# Maintenance (not CI): make lock (re-resolve + test + rewrite the lock), make compat (oldest and newest
+# transformers), make space-check (the Space from requirements.txt alone).
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,13 +13,15 @@ STAMP := $(VENV)/.installed
 # Debian packages the project needs: Chromium + its driver for the browser test of the Space.
 APT_PACKAGES := chromium chromium-driver
 
-.PHONY: setup demo test clean
+LOCK := requirements-lock.txt
 
-$(STAMP): pyproject.toml
+.PHONY: setup demo test clean lock compat space-check
+
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# torch, torchvision and timm resolved together from the registry (a few GB, a few minutes)
-	$(BIN)/pip install -q -e ".[test,export]"
+	# the locked versions (torch, torchvision and timm among them: a few GB, a few minutes)
+	$(BIN)/pip install -q -c $(LOCK) -e ".[test,export]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -33,6 +38,18 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# Re-resolve against the newest releases, run the suite there, rewrite the lock only if it passes.
+lock:
+	PYTHON=$(PYTHON) bash tools/relock.sh
+
+# The checks of the model files under the oldest and the newest transformers 5.x (a table).
+compat: setup
+	$(BIN)/python tools/compat.py
+
+# A fresh venv from requirements.txt alone starts app.py and captions a clip through gradio_client.
+space-check:
+	$(PYTHON) tools/space_check.py
 
 clean:
 	rm -rf outputs data .pytest_cache

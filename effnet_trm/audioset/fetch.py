@@ -83,4 +83,9 @@ def yamnet_folder(directory: Path | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    print(yamnet_folder())
+    import sys
+
+    try:
+        print(yamnet_folder())
+    except YAMNetUnavailable as error:
+        sys.exit(f"YAMNet not fetched: {error}")

@@ -246,7 +246,8 @@ AUDIOSET_MATCHES = {
     "cash_register": {"Cash register"},
     "static": {"Static", "White noise", "Pink noise", "Noise"},
 }
-#: Measured with this mapping on the cached sources (first decodable recording per class); see README.
+#: Measured with this mapping on all seven cached sources (first decodable recording per class): 31/39 = 0.79
+#: (misses: applause, fire, gong, pig, static, thunder, typing, wind).
 MIN_SHARE = 0.7
 
 

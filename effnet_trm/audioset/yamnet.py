@@ -19,6 +19,8 @@ own graph (``saved_model.pb``, function ``__call__``), not from documentation:
   ReLU; global average pooling (``Mean`` over axes 1, 2) -> embedding; dense -> sigmoid -> scores.
 
 The clip-level score is the mean of the patch scores, as YAMNet's own inference example does.
+:func:`load_yamnet` also copies the graph's float32 window and mel matrix into the front end (our
+float64 formulas differ from them by < 1e-5), so the port and TensorFlow see the same constants.
 """
 
 from __future__ import annotations

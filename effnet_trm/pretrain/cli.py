@@ -24,7 +24,7 @@ DEMO_POOL_CLIPS = 600
 DEMO_OUT = Path("pretrained")
 DEMO_RUNS = {
     "htsat_demo": {"steps": 300, "batch_size": 32, "lr": 1e-3},
-    "effnet_b2": {"steps": 800, "batch_size": 32, "lr": 2e-3, "crop_patches": 2},
+    "effnet_b2": {"steps": 500, "batch_size": 32, "lr": 2e-3, "crop_patches": 1},
 }
 
 

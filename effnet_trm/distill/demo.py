@@ -83,7 +83,7 @@ def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml"
     if (teacher_dir / CHECKPOINT_FILE).exists():
         teacher = HTSATBartTeacher.from_pretrained(teacher_dir)
     else:
-        teacher = train_demo_teacher(str(dataset), teacher_dir, epochs=teacher_epochs,
+        teacher = train_demo_teacher(str(dataset), teacher_dir, epochs=teacher_epochs, seed=config.training.seed,
                                      encoder_init=encoders.get("htsat_demo"))
     timings["teacher"] = time.perf_counter() - started
 

@@ -119,8 +119,11 @@ def read_audio(source: AudioSource, max_seconds: float | None = None) -> tuple[n
                 raise _too_long(name, audio_file.frames / sample_rate, max_seconds)
             data = audio_file.read(-1 if limit is None else limit + 1, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, MemoryError) as error:
+        reason = getattr(error, "error_string", None) or str(error)  # libsndfile's words, without the path
+        if reason.startswith("File does not exist"):  # what it says of undecodable MPEG data in a file that exists
+            reason = "Format not recognised"
         raise AudioError(
-            f"{name}: not a readable audio file ({error}); supported are wav, flac, ogg and mp3"
+            f"{name}: not a readable audio file ({reason.rstrip('.')}); supported are wav, flac, ogg and mp3"
         ) from None
     if limit is not None and data.shape[0] > limit:  # the header understated the length
         raise _too_long(name, data.shape[0] / sample_rate, max_seconds, at_least=True)

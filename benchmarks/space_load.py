@@ -224,6 +224,7 @@ def main(argv=None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=6, help="requests per client")
     parser.add_argument("--long-seconds", type=float, default=45.0, help="length of the long recording")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the load on the same server (memory trend)")
     parser.add_argument("--work-dir", default="/tmp/effnet-trm-space-load")
     parser.add_argument("--json", default=None, help="also write the report here")
     args = parser.parse_args(argv)
@@ -237,17 +238,25 @@ def main(argv=None) -> int:
     requests = write_clips(work / "clips", args.long_seconds)
     with AppServer(model) as server:
         report = run_load(server.url, server.process.pid, requests, args.clients, args.requests)
+        # more rounds on the same server: memory that levels off is allocator reuse, memory that keeps
+        # growing by the same step is a leak
+        rounds = [run_load(server.url, server.process.pid, requests, args.clients, args.requests)
+                  for _ in range(args.rounds - 1)]
     print(f"{args.clients} clients x {args.requests} requests against app.py ({model}), {report.seconds:.0f} s:\n")
     print(report.table())
     print()
     print(json.dumps(report.summary(), indent=2))
     for line in report.mismatches:
         print("MISMATCH", line)
+    if rounds:
+        print("server RSS after each round (MiB):", [round(r.rss_after_mb) for r in [report, *rounds]],
+              "; answers differing from solo or lost in later rounds:",
+              sum(len(r.mismatches) for r in rounds))
     print("server tracebacks:", server.log.count("Traceback"))
     if args.json:
         Path(args.json).write_text(json.dumps({**report.summary(), "table": report.table(),
                                                "mismatches": report.mismatches}, indent=2))
-    return 1 if report.mismatches else 0
+    return 1 if report.mismatches or any(r.mismatches for r in rounds) else 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,12 @@ import numpy as np
 from transformers import BatchFeature, SequenceFeatureExtractor
 
 
+#: Largest sample magnitude accepted (+60 dB over full scale). Audio is scaled to [-1, 1]; float files may
+#: go somewhat beyond, but a larger peak means unscaled integer PCM or a corrupt file, and squared in the
+#: spectrogram such values overflow float32.
+MAX_ABS_SAMPLE = 1000.0
+
+
 def validate_waveform(waveform, name: str = "waveform") -> np.ndarray:
     """Return `waveform` as a 1-D float32 array, or raise `ValueError` saying what is wrong with it."""
     array = np.asarray(waveform)
@@ -27,6 +33,12 @@ def validate_waveform(waveform, name: str = "waveform") -> np.ndarray:
         raise ValueError(f"{name}: the audio is empty (zero samples)")
     if not np.isfinite(array).all():
         raise ValueError(f"{name}: the audio contains {int((~np.isfinite(array)).sum())} NaN or infinite samples")
+    peak = float(np.abs(array).max())
+    if peak > MAX_ABS_SAMPLE:
+        raise ValueError(
+            f"{name}: samples reach {peak:.3g}, but audio is expected in [-1, 1] (refused above {MAX_ABS_SAMPLE:g}); "
+            "scale integer PCM by its full scale (e.g. divide int16 by 32768)"
+        )
     return array
 
 

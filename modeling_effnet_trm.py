@@ -190,6 +190,24 @@ class EffNetTrmLogMel(nn.Module):
 # ----------------------------------------------------------------------------------------------
 
 
+def min_input_samples(config: EffNetTrmConfig) -> int:
+    """The shortest waveform the encoder runs on: one whole encoder frame, i.e. `encoder_time_stride`
+    spectrogram frames (4960 samples, 310 ms, at the default 16 kHz / hop 160 / stride 32).
+
+    Shorter clips are zero-padded to it (`pad_to_min_input`) and keep one valid frame. Below it the
+    front end's reflect padding (which needs more than `n_fft // 2` samples) or, for converted
+    checkpoints, the EfficientNet's fixed "same" padding has nothing to work on.
+    """
+    return max((config.encoder_time_stride - 1) * config.hop_length, config.n_fft // 2 + 1)
+
+
+def pad_to_min_input(waveform: torch.Tensor, config: EffNetTrmConfig) -> torch.Tensor:
+    """`(..., samples)` waveforms zero-padded on the right to `min_input_samples(config)` (unchanged
+    when already as long)."""
+    missing = min_input_samples(config) - waveform.shape[-1]
+    return F.pad(waveform, (0, missing)) if missing > 0 else waveform
+
+
 def masked_mean(sequence: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of `sequence` `(batch, frames, dim)` over the frames where `mask` `(batch, frames)` is true."""
     weights = mask.to(sequence.dtype).unsqueeze(-1)
@@ -290,7 +308,12 @@ class EffNetTrmEncoder(nn.Module):
         return torch.div(spectrogram_frames, self.config.encoder_time_stride, rounding_mode="floor").clamp(min=1)
 
     def _frames(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Equal-length waveforms `(batch, samples)` -> frames `(batch, time, encoder_hidden_size)`."""
+        """Equal-length waveforms `(batch, samples)` -> frames `(batch, time, encoder_hidden_size)`.
+
+        Clips shorter than one encoder frame are zero-padded to one (`min_input_samples`); their frame
+        mask, computed from the true length, still keeps one frame.
+        """
+        waveform = pad_to_min_input(waveform, self.config)
         # channels-last convolutions run about twice as fast on CPU (oneDNN); loading weights may
         # replace the parameters, so the layout is checked on every call (a cheap stride test)
         if not self.backbone.conv_stem.weight.is_contiguous(memory_format=torch.channels_last):

@@ -22,6 +22,11 @@ AudioSource = Union[str, os.PathLike, bytes, io.IOBase]
 
 #: Samples whose absolute value stays below this are treated as digital silence.
 SILENCE_THRESHOLD = 1e-6
+#: Declared sampling rates outside this range are not audio (a corrupt or hostile header): below it a
+#: second of samples would resample into minutes (1 Hz x 16000 samples = 4.4 hours at 16 kHz), above
+#: it soxr spends seconds producing a handful of samples.
+MIN_SAMPLE_RATE = 1_000
+MAX_SAMPLE_RATE = 1_000_000
 
 
 class AudioError(ValueError):
@@ -32,6 +37,13 @@ def _describe(source: AudioSource) -> str:
     if isinstance(source, (str, os.PathLike)):
         return str(source)
     return "<in-memory audio>"
+
+
+def check_sample_rate(sample_rate: int, name: str = "audio") -> None:
+    """Raise :class:`AudioError` for a sampling rate no recording has (see `MIN_SAMPLE_RATE`)."""
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioError(f"{name}: a sampling rate of {sample_rate} Hz cannot be audio (accepted: "
+                         f"{MIN_SAMPLE_RATE} Hz to {MAX_SAMPLE_RATE // 1000} kHz); the file's header is probably corrupt")
 
 
 def resample(waveform: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
@@ -74,10 +86,13 @@ def is_silent(waveform: np.ndarray) -> bool:
     return bool(np.max(np.abs(waveform), initial=0.0) < SILENCE_THRESHOLD)
 
 
-def read_audio(source: AudioSource) -> tuple[np.ndarray, int]:
+def read_audio(source: AudioSource, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
     """Decode a file (or bytes / file object) to float32 (frames, channels) and its rate.
 
     Integer PCM of any width is scaled to [-1, 1) by soundfile; float files are kept as they are.
+    With `max_seconds`, a longer recording is refused before it is decoded (from the length its header
+    declares) and decoding stops one frame past the limit: a small compressed file cannot expand into
+    hours of samples in memory.
     """
     name = _describe(source)
     if isinstance(source, (str, os.PathLike)):
@@ -86,28 +101,48 @@ def read_audio(source: AudioSource) -> tuple[np.ndarray, int]:
             raise AudioError(f"{name}: no such file")
         if path.is_dir():
             raise AudioError(f"{name}: is a directory, not an audio file")
+        if not path.is_file():  # a named pipe or a device would block or never end
+            raise AudioError(f"{name}: not a regular file")
         if path.stat().st_size == 0:
             raise AudioError(f"{name}: the file is empty (0 bytes)")
+        source = os.fsencode(path)  # as bytes: soundfile cannot encode a name that is not valid UTF-8
     elif isinstance(source, bytes):
         if not source:
             raise AudioError(f"{name}: the audio is empty (0 bytes)")
         source = io.BytesIO(source)
     try:
-        data, sample_rate = sf.read(source, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+        with sf.SoundFile(source) as audio_file:
+            sample_rate = int(audio_file.samplerate)
+            check_sample_rate(sample_rate, name)
+            limit = None if max_seconds is None else int(max_seconds * sample_rate)
+            if limit is not None and audio_file.frames > limit:
+                raise _too_long(name, audio_file.frames / sample_rate, max_seconds)
+            data = audio_file.read(-1 if limit is None else limit + 1, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, MemoryError) as error:
+        reason = getattr(error, "error_string", None) or str(error)  # libsndfile's words, without the path
+        if reason.startswith("File does not exist"):  # what it says of undecodable MPEG data in a file that exists
+            reason = "Format not recognised"
         raise AudioError(
-            f"{name}: not a readable audio file ({error}); supported are wav, flac, ogg and mp3"
+            f"{name}: not a readable audio file ({reason.rstrip('.')}); supported are wav, flac, ogg and mp3"
         ) from None
+    if limit is not None and data.shape[0] > limit:  # the header understated the length
+        raise _too_long(name, data.shape[0] / sample_rate, max_seconds, at_least=True)
     if data.shape[0] == 0:
         raise AudioError(f"{name}: the audio is empty (zero samples)")
-    return data, int(sample_rate)
+    return data, sample_rate
 
 
-def load_audio(source: AudioSource, sampling_rate: int = 16000) -> np.ndarray:
+def _too_long(name: str, seconds: float, max_seconds: float, at_least: bool = False) -> AudioError:
+    more = "over " if at_least else ""
+    return AudioError(f"{name}: the recording is {more}{seconds:.0f} s long; the limit is {max_seconds:.0f} s")
+
+
+def load_audio(source: AudioSource, sampling_rate: int = 16000, max_seconds: float | None = None) -> np.ndarray:
     """Load any supported audio as a finite float32 mono waveform at ``sampling_rate``.
 
-    Raises :class:`AudioError` for missing, empty, undecodable or non-finite audio.
+    Raises :class:`AudioError` for missing, empty, undecodable, non-finite or out-of-range audio, an
+    impossible sampling rate, or (with `max_seconds`) a recording longer than that.
     """
-    data, file_rate = read_audio(source)
+    data, file_rate = read_audio(source, max_seconds)
     waveform = resample(to_mono(data), file_rate, sampling_rate)
     return check_waveform(waveform, _describe(source))

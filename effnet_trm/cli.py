@@ -58,11 +58,15 @@ def _caption(args: argparse.Namespace) -> int:
     except (ModelNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    # file names that are not valid UTF-8 are printed as the bytes they are, not a UnicodeEncodeError
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     failures = 0
     for result in captioner.caption_files(args.files, segment_seconds=args.segment, **generation_kwargs(args)):
         failures += result.error is not None
         if args.json:
-            print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+            print(json_line(result.to_dict()), flush=True)
         elif result.error:
             print(f"{result.file}\terror: {result.error}", file=sys.stderr)
         else:
@@ -73,6 +77,17 @@ def _caption(args: argparse.Namespace) -> int:
             if result.warning:
                 print(f"{result.file}\twarning: {result.warning}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def json_line(record: dict) -> str:
+    """One JSON object on one line, readable text where possible; a file name that is not valid UTF-8
+    (a lone surrogate from the file system) is written \\u-escaped, so every line stays valid JSON in UTF-8."""
+    line = json.dumps(record, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(record)
+    return line
 
 
 def _init_model(args: argparse.Namespace) -> int:

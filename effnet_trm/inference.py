@@ -174,25 +174,43 @@ class Captioner:
             return texts
         return [texts[i : i + num_return_sequences] for i in range(0, len(texts), num_return_sequences)]
 
+    def caption_each(self, waveforms: Sequence[np.ndarray], **generate_kwargs) -> list:
+        """`caption(waveforms)`, except that a clip that fails costs only its own result: if the batch
+        raises, every clip is captioned alone, and a clip that still fails gets its exception in place
+        of its caption. A clip's caption does not depend on its batch-mates, so the others are unchanged."""
+        try:
+            return list(self.caption(waveforms, **generate_kwargs))
+        except Exception as error:  # noqa: BLE001 - any failure of one clip must not take the others down
+            if len(waveforms) == 1:
+                return [error]
+            logger.warning("captioning a batch of %d clips failed (%s); retrying them one by one",
+                           len(waveforms), one_line(error))
+            return [self.caption_each([waveform], **generate_kwargs)[0] for waveform in waveforms]
+
     def caption_files(
         self,
         paths: Sequence[str],
         segment_seconds: float | None = None,
         progress: bool | None = None,
+        max_seconds: float | None = None,
         **generate_kwargs,
     ) -> Iterator[CaptionResult]:
         """Caption files (results come back in input order, one per segment).
 
-        A file that cannot be read yields a result with `error` set; the other files go on.
+        A file that cannot be read (or, with `max_seconds`, is longer than that) or whose captioning
+        fails yields a result with `error` set; the other files go on, with the captions they get alone.
         Recordings longer than 30 s are split into 10 s segments unless `segment_seconds` is given.
         """
         pending: list[tuple[CaptionResult, np.ndarray]] = []
         failed: list[CaptionResult] = []
         for path in paths:
             try:
-                waveform = load_audio(path, self.sampling_rate)
+                waveform = load_audio(path, self.sampling_rate, max_seconds=max_seconds)
             except AudioError as error:
                 failed.append(CaptionResult(file=str(path), error=str(error)))
+                continue
+            except Exception as error:  # noqa: BLE001 - a decoder bug on one file must not end the run
+                failed.append(CaptionResult(file=str(path), error=f"{path}: could not be read: {one_line(error)}"))
                 continue
             seconds = waveform.size / self.sampling_rate
             length = segment_seconds or (DEFAULT_SEGMENT_SECONDS if seconds > AUTO_SEGMENT_ABOVE_SECONDS else None)
@@ -219,9 +237,18 @@ class Captioner:
         show = progress if progress is not None else len(batches) > 1
         num_candidates = generate_kwargs.get("num_return_sequences", 1)
         for batch in tqdm(batches, desc="captioning", unit="batch", disable=not show):
-            captions = self.caption([pending[i][1] for i in batch], **generate_kwargs)
+            captions = self.caption_each([pending[i][1] for i in batch], **generate_kwargs)
             for index, caption in zip(batch, captions):
                 result = pending[index][0]
+                if isinstance(caption, Exception):
+                    result.error = f"{result.file}: captioning failed: {one_line(caption)}"
+                    continue
                 result.candidates = caption if num_candidates > 1 else []
                 result.caption = caption[0] if num_candidates > 1 else caption
         yield from (result for result, _ in pending)
+
+
+def one_line(error: BaseException) -> str:
+    """`Type: first line of the message`: an exception as one line of a per-file report."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

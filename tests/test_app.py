@@ -142,3 +142,30 @@ def _example_clip(tmp_path: Path) -> Path:
 
     examples = export_examples(str(ROOT / "data" / "demo_quick"), tmp_path / "examples", count=1)
     return Path(examples[0][0]) if examples else _clip(tmp_path / "tone.wav")
+
+
+#: How much the server's resident memory may grow over the short load below, after every kind of
+#: request has been served once. Measured here: +80 MB for these 16 requests. It does not level off in
+#: longer runs (README, "The Space under load"): a bound on the growth, not a claim that there is none.
+LOAD_RSS_GROWTH_LIMIT_MB = 150
+
+
+def test_space_under_load(server, tmp_path):
+    """4 concurrent users x 4 requests (good clips, a 15 s recording, bad files, several files): every
+    answer is the one the same request gets alone, bad files get their message, memory stays bounded."""
+    import psutil  # noqa: F401 - the memory measurement needs it
+
+    from benchmarks.space_load import request_mix, run_load, write_clips
+
+    requests = write_clips(tmp_path / "clips", long_seconds=15.0)
+    report = run_load(server, os.getpid(), requests, clients=4, per_client=4)  # the server runs in this process
+    print(report.table(), report.summary())
+    assert report.lost == 0 and report.mismatches == []
+    assert sum(len(values) for values in report.latencies.values()) == 16
+    assert {kind for i in range(4) for kind in (r.kind for r in request_mix(requests, 4, i))} == \
+        {"good", "long", "bad", "files"}
+    messages = [report.solo[request] for request in requests["bad"]]
+    assert "Could not read not_audio.wav: not a readable audio file" in messages[0]
+    assert "Could not read one_hz.wav: a sampling rate of 1 Hz cannot be audio" in messages[1]
+    assert "the recording is 601 s long; the limit is 600 s" in messages[2]
+    assert report.rss_after_mb - report.rss_before_mb < LOAD_RSS_GROWTH_LIMIT_MB

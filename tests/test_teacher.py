@@ -106,6 +106,12 @@ def test_ten_second_window_is_enforced(demo_teacher):
     assert fixed_crops(9 * SR, SR, demo_teacher.max_samples, 10.0) == [(0, 9 * SR)]
 
 
+def test_very_short_clips_are_padded_to_the_teacher_window(demo_teacher):
+    # the teacher cache sends a clip of any length (1 sample, 10 ms): WavCaps zero-pads to 10 s
+    embeddings, captions = demo_teacher.embed_and_caption([_noise(1 / SR), _noise(0.01, 1)], num_beams=2)
+    assert len(captions) == 2 and bool(torch.isfinite(embeddings.clip).all())
+
+
 def _flac(seconds, seed):
     buffer = io.BytesIO()
     sf.write(buffer, _noise(seconds, seed), SR, format="FLAC")

@@ -5,6 +5,7 @@ recordings), draw the log-mel spectrogram the model sees. Every user-facing fail
 from __future__ import annotations
 
 import io
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -14,17 +15,30 @@ import numpy as np
 import torch
 
 from ..audio import AudioError, load_audio
-from ..inference import DEFAULT_SEGMENT_SECONDS, Captioner, ModelNotFoundError, split_segments
+from ..inference import DEFAULT_SEGMENT_SECONDS, Captioner, ModelNotFoundError, one_line, split_segments
+
+logger = logging.getLogger(__name__)
 
 #: Limits on what one request may bring.
 MAX_UPLOAD_MB = 50
 MAX_DURATION_SECONDS = 600.0
+MAX_FILES_PER_REQUEST = 20
 #: Recordings longer than this are captioned per 10 s segment.
 SEGMENT_ABOVE_SECONDS = 12.0
 
 
 class UserInputError(ValueError):
     """Something about the request the user can fix; the message is shown in the page."""
+
+
+def size_problem(path: str) -> str | None:
+    """Why the file at `path` is over the upload limit, or None. (Gradio refuses larger uploads itself;
+    this also covers files passed by path.)"""
+    try:
+        size_mb = os.path.getsize(path) / 1e6
+    except OSError:  # missing or unreadable: the audio loader says which
+        return None
+    return f"The file is {size_mb:.0f} MB; the limit is {MAX_UPLOAD_MB} MB." if size_mb > MAX_UPLOAD_MB else None
 
 
 @dataclass
@@ -60,17 +74,12 @@ class CaptionService:
         captioner = self._require_model()
         if not path:
             raise UserInputError("Upload or record some audio first.")
-        size_mb = os.path.getsize(path) / 1e6
-        if size_mb > MAX_UPLOAD_MB:
-            raise UserInputError(f"The file is {size_mb:.0f} MB; the limit is {MAX_UPLOAD_MB} MB.")
-        try:
-            waveform = load_audio(path, captioner.sampling_rate)
+        if problem := size_problem(path):
+            raise UserInputError(problem)
+        try:  # the duration limit is checked before decoding: a small file can hold hours of audio
+            return load_audio(path, captioner.sampling_rate, max_seconds=MAX_DURATION_SECONDS)
         except AudioError as error:
             raise UserInputError(f"Could not read {Path(path).name}: {str(error).split(': ', 1)[-1]}") from None
-        duration = waveform.size / captioner.sampling_rate
-        if duration > MAX_DURATION_SECONDS:
-            raise UserInputError(f"The recording is {duration:.0f} s long; the limit is {MAX_DURATION_SECONDS:.0f} s.")
-        return waveform
 
     @staticmethod
     def generation_settings(num_beams: int, decoding: str, num_candidates: int) -> dict:
@@ -91,7 +100,11 @@ class CaptionService:
         bounds = split_segments(waveform.size, rate, DEFAULT_SEGMENT_SECONDS) if duration > SEGMENT_ABOVE_SECONDS \
             else [(0, waveform.size)]
         started = time.perf_counter()
-        results = captioner.caption([waveform[a:b] for a, b in bounds], **settings)
+        try:
+            results = captioner.caption([waveform[a:b] for a, b in bounds], **settings)
+        except Exception as error:  # noqa: BLE001 - shown as a message; the traceback goes to the log
+            logger.exception("captioning %s failed", path)
+            raise UserInputError(f"Captioning {Path(path).name} failed: {one_line(error)}") from None
         seconds = time.perf_counter() - started
         candidates = [r if isinstance(r, list) else [r] for r in results]
         segments = [[round(a / rate, 2), round(b / rate, 2), c[0]] for (a, b), c in zip(bounds, candidates)]
@@ -102,11 +115,15 @@ class CaptionService:
         captioner = self._require_model()
         if not paths:
             raise UserInputError("Add one or more audio files first.")
+        if len(paths) > MAX_FILES_PER_REQUEST:
+            raise UserInputError(f"{len(paths)} files given; the limit is {MAX_FILES_PER_REQUEST} per request.")
+        too_big = {path: problem for path in paths if (problem := size_problem(path))}
         rows = []
-        for result in captioner.caption_files(list(paths), num_beams=int(num_beams), progress=False):
+        for result in captioner.caption_files([path for path in paths if path not in too_big], num_beams=int(num_beams),
+                                              progress=False, max_seconds=MAX_DURATION_SECONDS):
             text = result.caption if result.error is None else f"error: {result.error.split(': ', 1)[-1]}"
             rows.append([Path(result.file).name, round(result.start, 2), round(result.end, 2), text])
-        return rows
+        return rows + [[Path(path).name, 0.0, 0.0, f"error: {problem}"] for path, problem in too_big.items()]
 
     @torch.no_grad()
     def spectrogram(self, waveform: np.ndarray) -> np.ndarray:
@@ -116,14 +133,16 @@ class CaptionService:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from modeling_effnet_trm import EffNetTrmLogMel
+        from modeling_effnet_trm import EffNetTrmLogMel, pad_to_min_input
 
         captioner = self._require_model()
         # the model's own front end (an ONNX export has no torch model: the same module from its config)
         front_end = captioner.model.encoder.front_end if captioner.model is not None else EffNetTrmLogMel(
             captioner.config)
         device = captioner.model.device if captioner.model is not None else "cpu"
-        log_mel = front_end(torch.from_numpy(waveform)[None].to(device))[0].cpu().numpy()
+        # what the encoder sees: a clip shorter than one encoder frame padded to one
+        log_mel = front_end(pad_to_min_input(torch.from_numpy(waveform)[None], captioner.config).to(device))[0]
+        log_mel = log_mel.cpu().numpy()
         hop = captioner.config.hop_length / captioner.sampling_rate
         figure, axis = plt.subplots(figsize=(8, 2.6), dpi=100)
         axis.imshow(log_mel, origin="lower", aspect="auto", cmap="magma", extent=(0, log_mel.shape[1] * hop, 0,

@@ -32,24 +32,32 @@ def run(args: argparse.Namespace) -> int:
     from .runner import caption_split, evaluate_split, format_table, load_split, read_predictions, write_report
 
     rows = load_split(args.dataset, args.split, args.limit)
+    failures: dict[str, str] = {}  # clips that could not be captioned (scored as empty captions)
     if args.model:
         try:
             captioner = Captioner.from_pretrained(args.model, device=args.device)
         except ModelNotFoundError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        predictions = caption_split(captioner, rows, batch_size=args.batch_size, num_beams=args.num_beams)
+        predictions = caption_split(captioner, rows, batch_size=args.batch_size, failures=failures,
+                                    num_beams=args.num_beams)
     else:
         predictions = read_predictions(args.predictions)
     evaluation = evaluate_split(rows, predictions, metrics=args.metrics)
     out = args.out or f"outputs/eval/{args.split}"
     summary, per_clip = write_report(
         evaluation, out, extra={"model": args.model, "predictions": args.predictions, "dataset": args.dataset,
-                                "split": args.split, "clips": len(rows), "num_beams": args.num_beams},
+                                "split": args.split, "clips": len(rows), "num_beams": args.num_beams,
+                                "failed_clips": failures},
     )
     print(format_table(evaluation.scores))
     print(f"\n{len(rows)} clips; wrote {summary} and {per_clip}")
-    return 0
+    if failures:
+        print(f"{len(failures)} clips could not be captioned (scored as empty captions; listed in {summary}):",
+              file=sys.stderr)
+        for audio_id, error in failures.items():
+            print(f"{audio_id}\terror: {error}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def add_evaluate_subcommand(subparsers) -> None:

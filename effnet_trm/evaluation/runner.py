@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .metrics import ALL_METRICS, CaptionScores, compute_caption_metrics
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,16 +34,41 @@ def load_split(dataset_dir: str, split: str, limit: int | None = None):
     return rows.select(range(min(limit, len(rows)))) if limit else rows
 
 
-def caption_split(captioner, rows, batch_size: int = 8, progress: bool = True, **generate_kwargs) -> list[str]:
-    """Captions for every row of a split (beam 3 by default), batched, with a progress bar."""
+def caption_split(captioner, rows, batch_size: int = 8, progress: bool = True,
+                  failures: dict[str, str] | None = None, **generate_kwargs) -> list[str]:
+    """Captions for every row of a split (beam 3 by default), batched, with a progress bar.
+
+    A clip that cannot be decoded or captioned gets an empty prediction (it scores as a wrong caption)
+    and is logged, and, when `failures` is given, recorded there as audio_id -> error; the other clips
+    keep the captions they get alone (`Captioner.caption_each`).
+    """
     from ..data import decode_audio
+    from ..inference import one_line
 
     rate = captioner.sampling_rate
     predictions: list[str] = []
+    failed: dict[str, str] = {}
     for start in tqdm(range(0, len(rows), batch_size), desc="captioning", unit="batch", disable=not progress):
         batch = rows[start : start + batch_size]
-        waveforms = [decode_audio(audio, rate) for audio in batch["audio"]]
-        predictions.extend(captioner.caption(waveforms, **generate_kwargs))
+        waveforms: dict[int, object] = {}
+        errors: dict[int, str] = {}
+        for index, audio in enumerate(batch["audio"]):
+            try:
+                waveforms[index] = decode_audio(audio, rate)
+            except Exception as error:  # noqa: BLE001 - one bad clip must not end the evaluation
+                errors[index] = one_line(error)
+        captions = dict(zip(waveforms, captioner.caption_each(list(waveforms.values()), **generate_kwargs))) \
+            if waveforms else {}
+        for index, audio_id in enumerate(batch["audio_id"]):
+            caption = captions.get(index)
+            if isinstance(caption, Exception):
+                errors[index] = one_line(caption)
+            if index in errors:
+                failed[str(audio_id)] = errors[index]
+                logger.warning("clip %s: %s (scored as an empty caption)", audio_id, errors[index])
+            predictions.append(caption if index not in errors else "")
+    if failures is not None:
+        failures.update(failed)
     return predictions
 
 

@@ -239,7 +239,11 @@ class OnnxCaptioner(Captioner):
     def encode(self, waveforms: Sequence[np.ndarray]):
         """Cross keys/values `(layers, batch, heads, frames, head_dim)` and the frame mask `(batch, frames)`.
 
-        Clips are run in groups of equal length, as the PyTorch encoder does, a few at a time."""
+        Clips are run in groups of equal length, as the PyTorch encoder does, a few at a time; clips
+        shorter than one encoder frame are zero-padded to it first, as the PyTorch encoder pads them."""
+        from modeling_effnet_trm import min_input_samples
+
+        shortest = min_input_samples(self._config)
         lengths = [len(w) for w in waveforms]
         groups: dict[int, list[int]] = {}
         for index, length in enumerate(lengths):
@@ -247,8 +251,9 @@ class OnnxCaptioner(Captioner):
         pieces = {}
         for length, rows in groups.items():
             # ENCODER_CHUNK clips per call, as in PyTorch: large batches of long clips cost more per clip
-            outputs = [self.encoder_session.run(None, {"input_values": np.stack(
-                [np.asarray(waveforms[i], dtype=np.float32) for i in rows[start : start + ENCODER_CHUNK]])})
+            padding = ((0, 0), (0, max(0, shortest - length)))
+            outputs = [self.encoder_session.run(None, {"input_values": np.pad(np.stack(
+                [np.asarray(waveforms[i], dtype=np.float32) for i in rows[start : start + ENCODER_CHUNK]]), padding)})
                 for start in range(0, len(rows), ENCODER_CHUNK)]
             pieces[length] = [np.concatenate(parts, axis=1) for parts in zip(*outputs)]
         max_frames = max(keys.shape[3] for keys, _ in pieces.values())

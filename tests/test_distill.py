@@ -14,6 +14,7 @@ from effnet_trm.data.io import rows_to_dataset
 from effnet_trm.distill.config import load_config
 from effnet_trm.distill.losses import ContrastiveDistillationHead, caption_loss, mse_distillation_loss
 from effnet_trm.distill.trainer import NonFiniteLossError, Trainer, warmup_exponential_decay
+from effnet_trm.teachers.base import Teacher, TeacherEmbeddings
 from effnet_trm.teachers.cache import INFO_FILE, SHARD_DIR, _write_shard
 from modeling_effnet_trm import masked_mean
 
@@ -200,3 +201,120 @@ def test_non_finite_loss_stops_with_a_clear_message(tiny_run):
     with pytest.raises(NonFiniteLossError, match=r"the loss became nan .* last good checkpoint \(.*step_00000002"):
         trainer.train_step(batch)
     assert sorted(p.name for p in trainer.latest_checkpoint().iterdir()) == saved
+
+
+# --- the student's crop lies in the teacher's window -------------------------------------------------
+
+
+class _WindowTeacher(Teacher):
+    """A stand-in teacher whose clip embedding is the mean of the audio it hears: on a ramp
+    (sample value = time / 25 s) that mean is the centre of the window, in units of 25 s."""
+
+    sampling_rate = 32000
+    embedding_dim = 1
+    max_samples = int(10.23 * 32000)
+
+    def embed(self, waveforms):
+        return TeacherEmbeddings(clip=torch.tensor([[float(np.mean(w))] for w in waveforms]))
+
+    def caption(self, waveforms, num_beams=3, max_length=30):
+        return [f"window {i}" for i in range(len(waveforms))]
+
+
+@pytest.fixture(scope="module")
+def long_clip_cache(tmp_path_factory):
+    """A 25 s ramp clip (teacher windows 0-10, 10-20, 15-25 s) and its teacher cache."""
+    from datasets import DatasetDict
+
+    from effnet_trm.teachers.cache import build_teacher_cache
+
+    root = tmp_path_factory.mktemp("aligned")
+    ramp = (np.arange(25 * 16000) / (25 * 16000)).astype(np.float32) * 0.9
+    buffer = io.BytesIO()
+    sf.write(buffer, ramp, 16000, format="FLAC", subtype="PCM_24")
+    rows = rows_to_dataset([{"audio": {"bytes": buffer.getvalue(), "path": "long.flac"}, "captions": ["a ramp"],
+                             "audio_id": "long", "classes": [], "source": "", "license": ""}])
+    DatasetDict({"train": rows}).save_to_disk(str(root / "data"))
+    build_teacher_cache(_WindowTeacher(), str(root / "data"), root / "cache", ["train"], batch_size=4)
+    return root, rows
+
+
+def _seconds(value: float) -> float:
+    return value / 0.9 * 25  # ramp value -> time in the clip
+
+
+@pytest.mark.parametrize("crop_seconds", [10.0, 4.0])
+def test_student_crop_lies_in_the_teacher_window_of_a_long_clip(long_clip_cache, crop_seconds):
+    from effnet_trm.distill.data import ClipSource
+    from effnet_trm.teachers.cache import load_teacher_cache
+
+    root, rows = long_clip_cache
+    teacher, info = load_teacher_cache(root / "cache")
+    assert [(t.start_seconds, t.end_seconds) for t in teacher["long"]] == [(0.0, 10.0), (10.0, 20.0), (15.0, 25.0)]
+    source = ClipSource(rows, True, 16000, crop_seconds, teacher)
+    rng = np.random.default_rng(0)
+    seen_windows = set()
+    for _ in range(30):
+        clip = source.clip(0, rng)
+        crop_start, crop_end = _seconds(clip.waveform[0]), _seconds(clip.waveform[-1])
+        window = clip.teacher
+        seen_windows.add(window.start_seconds)
+        assert clip.waveform.size == int(crop_seconds * 16000)
+        # inside the window the teacher heard, which is the window its embedding describes
+        assert window.start_seconds - 0.01 <= crop_start and crop_end <= window.end_seconds + 0.01
+        assert _seconds(window.clip_embedding[0]) == pytest.approx((window.start_seconds + window.end_seconds) / 2,
+                                                                   abs=0.01)
+        if crop_seconds == 10.0:  # crop == window: the student hears exactly what the teacher heard
+            assert crop_start == pytest.approx(window.start_seconds, abs=0.01)
+    assert seen_windows == {0.0, 10.0, 15.0}  # every window is drawn
+
+
+def test_caches_without_window_ends_load_the_same_windows(long_clip_cache, tmp_path):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from effnet_trm.teachers.cache import load_teacher_cache
+
+    root, _ = long_clip_cache
+    old = tmp_path / "old_cache"
+    shutil.copytree(root / "cache", old)
+    for shard in (old / SHARD_DIR).glob("*.parquet"):  # the layout before crop_end was stored
+        pq.write_table(pq.read_table(shard).drop(["crop_end"]), shard)
+    (old / INFO_FILE).write_text('{"embedding_dim": 1}')
+    windows = [(t.start_seconds, t.end_seconds) for t in load_teacher_cache(old)[0]["long"]]
+    assert windows == [(0.0, 10.0), (10.0, 20.0), (15.0, 25.0)]
+
+
+# --- n-best sequence KD --------------------------------------------------------------------------
+
+
+def test_teacher_caption_rules_draw_from_the_n_best():
+    from collections import Counter
+
+    from effnet_trm.distill.data import choose_teacher_caption
+    from effnet_trm.teachers.cache import TeacherTargets
+
+    targets = TeacherTargets("a", np.zeros(1, np.float32), hypotheses=("a", "b", "c"),
+                             scores=(math.log(0.6), math.log(0.3), math.log(0.1)))
+    rng = np.random.default_rng(0)
+
+    def frequencies(rule, temperature=1.0, draws=6000):
+        counts = Counter(choose_teacher_caption(targets, rule, rng, temperature) for _ in range(draws))
+        return np.array([counts[c] / draws for c in "abc"])
+
+    np.testing.assert_array_equal(frequencies("top1", draws=50), [1, 0, 0])
+    np.testing.assert_allclose(frequencies("uniform"), [1 / 3] * 3, atol=0.03)
+    np.testing.assert_allclose(frequencies("score"), [0.6, 0.3, 0.1], atol=0.03)
+    np.testing.assert_allclose(frequencies("score", temperature=2.0), np.sqrt([0.6, 0.3, 0.1]) /
+                               np.sqrt([0.6, 0.3, 0.1]).sum(), atol=0.03)
+    top_only = TeacherTargets("a", np.zeros(1, np.float32), hypotheses=("a",), scores=(0.0,))
+    assert choose_teacher_caption(top_only, "score", rng) == "a"
+
+
+def test_n_best_rule_on_a_top1_cache_fails_clearly(tiny_run):
+    # the tiny cache is written in the layout before n-best caching: one caption per clip
+    with pytest.raises(ValueError, match="holds one caption per clip .* rebuild it with datasets_scripts/cache_teacher"):
+        Trainer(_config(tiny_run, "nbest-old-cache", **{"kd.sequence_kd_choice": "uniform"}))
+    with pytest.raises(ValueError, match="kd.sequence_kd_choice must be top1, uniform or score"):
+        _config(tiny_run, "bad-rule", **{"kd.sequence_kd_choice": "best"})

@@ -20,7 +20,9 @@ class DataConfig:
     audio_only_dataset: str | None = None  #: where that split lives, if not in `dataset` (e.g. a pool sample)
     validation_split: str = "validation"
     teacher_cache: str | None = None  #: folder written by datasets_scripts/cache_teacher.py
-    crop_seconds: float = 10.0  #: random crops of this length for training (clips are padded when shorter)
+    #: random crops of this length for training (shorter clips are padded), taken inside the teacher's
+    #: window (the whole clip, or one of its fixed 10 s windows) so the teacher's targets describe them
+    crop_seconds: float = 10.0
     validation_limit: int | None = None  #: score only the first N validation clips
 
 
@@ -36,8 +38,12 @@ class ModelConfig:
 class KDConfig:
     encoder_loss: str = "contrastive"  #: contrastive | mse | none
     sequence_kd: bool = True  #: L_seq on the teacher's captions
+    #: which cached teacher caption L_seq trains on, drawn per clip and step: top1 (the top beam, the
+    #: paper) | uniform (any beam or sampled caption) | score (softmax of the teacher's scores)
+    sequence_kd_choice: str = "top1"
+    sequence_kd_temperature: float = 1.0  #: temperature of the `score` rule (higher: closer to uniform)
     sup_weight: float = 1.0
-    seq_weight: float = 1.0
+    seq_weight: float = 1.0  #: the weight of L_seq
     enc_weight: float = 1.0
     shared_dim: int = 1024  #: contrastive projection size
     init_temperature: float = 0.07
@@ -78,6 +84,8 @@ class DistillConfig:
     def __post_init__(self):
         if self.kd.encoder_loss not in ("contrastive", "mse", "none"):
             raise ValueError(f"kd.encoder_loss must be contrastive, mse or none, not {self.kd.encoder_loss!r}")
+        if self.kd.sequence_kd_choice not in ("top1", "uniform", "score"):
+            raise ValueError(f"kd.sequence_kd_choice must be top1, uniform or score, not {self.kd.sequence_kd_choice!r}")
         uses_teacher = self.kd.encoder_loss != "none" or self.kd.sequence_kd
         if uses_teacher and not self.data.teacher_cache:
             raise ValueError("distillation needs data.teacher_cache (run datasets_scripts/cache_teacher.py)")

@@ -26,7 +26,7 @@ from modeling_effnet_trm import EffNetTrmEncoderOutput, EffNetTrmForAudioCaption
 from ..hub import save_model_folder
 from ..tokenization import build_word_tokenizer
 from .config import DistillConfig, KDConfig
-from .data import Batch, ClipSource, MixedBatches
+from .data import Batch, ClipSource, MixedBatches, check_teacher_alternatives
 from .losses import ContrastiveDistillationHead, caption_loss, mse_distillation_loss
 
 logger = logging.getLogger(__name__)
@@ -154,6 +154,8 @@ class Trainer:
         if config.uses_teacher:
             teacher, info = load_teacher_cache(config.data.teacher_cache)
             teacher_dim = info["embedding_dim"]
+            if config.kd.sequence_kd:
+                check_teacher_alternatives(teacher, config.kd.sequence_kd_choice, config.data.teacher_cache)
         self.tokenizer = _tokenizer(config, corpus)
         student = _student(config, len(self.tokenizer), teacher_dim)
         self.module = DistillationModule(student, config.kd, teacher_dim, training.label_smoothing)
@@ -163,11 +165,13 @@ class Trainer:
                                                                          len(self.validation_rows))))
 
         rate = student.config.sampling_rate
-        labelled = ClipSource(corpus[config.data.train_split], True, rate, config.data.crop_seconds, teacher)
+        choice = {"caption_choice": config.kd.sequence_kd_choice, "caption_temperature": config.kd.sequence_kd_temperature}
+        labelled = ClipSource(corpus[config.data.train_split], True, rate, config.data.crop_seconds, teacher, **choice)
         audio_only = None
         if config.data.audio_only_split:
             pool = load_from_disk(config.data.audio_only_dataset) if config.data.audio_only_dataset else corpus
-            audio_only = ClipSource(pool[config.data.audio_only_split], False, rate, config.data.crop_seconds, teacher)
+            audio_only = ClipSource(pool[config.data.audio_only_split], False, rate, config.data.crop_seconds, teacher,
+                                    **choice)
         self.batches = MixedBatches(
             labelled, audio_only, self.tokenizer, EffNetTrmFeatureExtractor(rate),
             training.labelled_batch_size, training.audio_only_batch_size if audio_only else 0, training.seed,

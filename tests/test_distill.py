@@ -318,3 +318,51 @@ def test_n_best_rule_on_a_top1_cache_fails_clearly(tiny_run):
         Trainer(_config(tiny_run, "nbest-old-cache", **{"kd.sequence_kd_choice": "uniform"}))
     with pytest.raises(ValueError, match="kd.sequence_kd_choice must be top1, uniform or score"):
         _config(tiny_run, "bad-rule", **{"kd.sequence_kd_choice": "best"})
+
+
+# --- collapse-aware checkpoint selection ----------------------------------------------------------
+
+
+def test_selection_prefers_varied_captions_over_a_collapsed_high_score(tiny_run, monkeypatch, capsys):
+    import effnet_trm.evaluation.metrics as metrics
+    import effnet_trm.evaluation.runner as runner
+
+    # per validation: the captions of the 2 validation clips and the CIDEr-D they get
+    scripted = iter([(["rain falls", "rain falls"], 0.9),     # collapsed, high: kept while nothing better
+                     (["a dog barks", "a cow moos"], 0.4),    # varied: beats any collapsed score
+                     (["rain falls", "rain falls"], 1.2),     # collapsed again, higher: not selected
+                     (["a dog barks", "a bell rings"], 0.5)])  # varied and better: selected
+    current = {}
+
+    def fake_caption_split(captioner, rows, **kwargs):
+        current["captions"], current["score"] = next(scripted)
+        return current["captions"]
+
+    monkeypatch.setattr(runner, "caption_split", fake_caption_split)
+    monkeypatch.setattr(metrics, "compute_caption_metrics",
+                        lambda *a, **k: metrics.CaptionScores(corpus={"cider_d": current["score"]}))
+    trainer = Trainer(_config(tiny_run, "selection", **{"training.min_distinct_fraction": 0.75}))
+    selected = []
+    for epoch in range(1, 5):
+        trainer.state.epoch = epoch
+        trainer.validate()
+        selected.append(trainer.state.best_epoch)
+    assert selected == [1, 2, 2, 4]
+    printed = capsys.readouterr().out
+    assert "epoch 3 validation: cider_d 1.2000, distinct captions 1 of 2 (below training.min_distinct_fraction 0.75)" \
+        in printed and "epoch 4 validation: cider_d 0.5000, distinct captions 2 of 2 -> selected" in printed
+    assert [h["distinct_captions"] for h in trainer.state.history] == [1, 2, 1, 2]
+    card = (trainer.finish() / "README.md").read_text()
+    assert "Selected: the best cider_d of the validations whose captions were at least 75% distinct" in card
+    assert "2 distinct validation captions (100%)" in card
+
+
+def test_selection_with_only_collapsed_checkpoints_warns_in_the_model_card(tiny_run):
+    from effnet_trm.distill.trainer import TrainerState, model_card, selection_key
+
+    assert selection_key(0.1, 0.5, 0.0) > selection_key(0.05, 1.0, 0.0)  # 0.0: the metric alone (the paper)
+    config = _config(tiny_run, "card", **{"training.min_distinct_fraction": 0.25})
+    state = TrainerState(best_epoch=3, best_score=0.7, best_eligible=False,
+                         history=[{"epoch": 3, "cider_d": 0.7, "distinct_captions": 2, "distinct_fraction": 0.05}])
+    card = model_card(config, state)
+    assert "**Warning**: no validation reached 25% distinct captions" in card and "2 distinct validation captions (5%)" in card

@@ -68,6 +68,9 @@ class TrainingConfig:
     validate_every_epochs: int = 1
     num_beams: int = 3
     selection_metric: str = "cider_d"
+    #: a checkpoint whose validation captions are less than this fraction distinct (a collapsed
+    #: captioner) is selected only if no checkpoint reaches it; 0.0: the paper's rule, the metric alone
+    min_distinct_fraction: float = 0.0
     log_with: str | None = "tensorboard"
 
 

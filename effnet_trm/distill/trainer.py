@@ -94,6 +94,8 @@ class TrainerState:
     global_step: int = 0
     best_score: float = -math.inf
     best_epoch: int = -1
+    #: whether the selected checkpoint met training.min_distinct_fraction (see `selection_key`)
+    best_eligible: bool = False
     history: list | None = None
 
     def save(self, folder: Path) -> None:
@@ -102,6 +104,14 @@ class TrainerState:
     @classmethod
     def load(cls, folder: Path) -> "TrainerState":
         return cls(**json.loads((folder / STATE_FILE).read_text()))
+
+
+def selection_key(score: float, distinct_fraction: float, min_distinct_fraction: float) -> tuple[bool, float]:
+    """Checkpoints compare by this key: any that gives at least `min_distinct_fraction` distinct
+    validation captions beats every one that does not, then the higher score wins. A collapsed
+    captioner (one frequent sentence for most clips) can top CIDEr-D; it is kept only while nothing
+    better exists. `min_distinct_fraction` 0 is the paper's rule: the score alone."""
+    return distinct_fraction >= min_distinct_fraction, score
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -292,7 +302,7 @@ class Trainer:
         return Captioner(self.accelerator.unwrap_model(self.module).student, self.tokenizer)
 
     def validate(self) -> float:
-        from ..evaluation.metrics import VALIDATION_METRICS, compute_caption_metrics
+        from ..evaluation.metrics import VALIDATION_METRICS, compute_caption_metrics, distinct_captions
         from ..evaluation.runner import caption_split
 
         if not self.accelerator.is_main_process:
@@ -309,12 +319,21 @@ class Trainer:
         if metric not in scores.corpus:
             raise RuntimeError(f"validation metric {metric} unavailable: {scores.unavailable.get(metric)}")
         score = scores.corpus[metric]
-        self.state.history.append({"epoch": self.state.epoch, **scores.corpus})
+        distinct = distinct_captions(predictions)
+        measured = {**scores.corpus, "distinct_captions": distinct, "distinct_fraction": distinct / len(predictions)}
+        self.state.history.append({"epoch": self.state.epoch, **measured})
         if self.config.training.log_with:
-            self.accelerator.log({f"validation/{k}": v for k, v in scores.corpus.items()}, step=self.state.global_step)
-        logger.info("epoch %d validation: %s", self.state.epoch, {k: round(v, 4) for k, v in scores.corpus.items()})
-        if score > self.state.best_score:
-            self.state.best_score, self.state.best_epoch = score, self.state.epoch
+            self.accelerator.log({f"validation/{k}": v for k, v in measured.items()}, step=self.state.global_step)
+        key = selection_key(score, measured["distinct_fraction"], training.min_distinct_fraction)
+        selected = key > (self.state.best_eligible, self.state.best_score)
+        self.accelerator.print(
+            f"epoch {self.state.epoch} validation: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.corpus.items())
+            + f", distinct captions {distinct} of {len(predictions)}"
+            + ("" if key[0] else f" (below training.min_distinct_fraction {training.min_distinct_fraction})")
+            + (" -> selected" if selected else "")
+        )
+        if selected:
+            self.state.best_eligible, self.state.best_score, self.state.best_epoch = *key, self.state.epoch
             save_model_folder(student, self.tokenizer, self.best_dir)
         return score
 
@@ -343,10 +362,28 @@ class Trainer:
         return self.model_dir
 
 
+def selection_note(config: DistillConfig, state: TrainerState, best: dict) -> str:
+    """Which checkpoint the folder holds and why, in a sentence."""
+    training = config.training
+    distinct = (f"{best['distinct_captions']} distinct validation captions ({best['distinct_fraction']:.0%})"
+                if "distinct_captions" in best else "distinct captions not recorded")
+    validated = len(state.history or [])
+    if not training.min_distinct_fraction:
+        return (f"Selected: the best {training.selection_metric} of {validated} validations (the paper's rule); "
+                f"{distinct}.")
+    if state.best_eligible:
+        return (f"Selected: the best {training.selection_metric} of the validations whose captions were at least "
+                f"{training.min_distinct_fraction:.0%} distinct (training.min_distinct_fraction); {distinct}.")
+    return (f"**Warning**: no validation reached {training.min_distinct_fraction:.0%} distinct captions "
+            f"(training.min_distinct_fraction): this is the best {training.selection_metric} of {validated} "
+            f"validations, and it may have collapsed onto a few sentences; {distinct}.")
+
+
 def model_card(config: DistillConfig, state: TrainerState, test_scores: dict | None = None) -> str:
     """README.md for the model folder: metadata, how it was trained, the measured scores."""
     best = next((h for h in state.history or [] if h["epoch"] == state.best_epoch), {})
-    rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in best.items() if k != "epoch")
+    rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in best.items() if k not in ("epoch", "distinct_captions",
+                                                                                   "distinct_fraction"))
     test = "\n".join(f"| {k} | {v:.4f} |" for k, v in (test_scores or {}).items())
     kd = config.kd
     return f"""---
@@ -371,6 +408,8 @@ An EfficientNet-B2 + 2-layer Transformer captioner (Xu et al., Interspeech 2024)
   peak LR {config.training.lr}.
 
 ## Validation scores of this checkpoint (epoch {state.best_epoch}, beam {config.training.num_beams})
+
+{selection_note(config, state, best)}
 
 | metric | score |
 |---|---|

@@ -249,7 +249,7 @@ def test_student_crop_lies_in_the_teacher_window_of_a_long_clip(long_clip_cache,
     from effnet_trm.teachers.cache import load_teacher_cache
 
     root, rows = long_clip_cache
-    teacher, info = load_teacher_cache(root / "cache")
+    teacher, _ = load_teacher_cache(root / "cache")
     assert [(t.start_seconds, t.end_seconds) for t in teacher["long"]] == [(0.0, 10.0), (10.0, 20.0), (15.0, 25.0)]
     source = ClipSource(rows, True, 16000, crop_seconds, teacher)
     rng = np.random.default_rng(0)
@@ -324,8 +324,7 @@ def test_n_best_rule_on_a_top1_cache_fails_clearly(tiny_run):
 
 
 def test_selection_prefers_varied_captions_over_a_collapsed_high_score(tiny_run, monkeypatch, capsys):
-    import effnet_trm.evaluation.metrics as metrics
-    import effnet_trm.evaluation.runner as runner
+    from effnet_trm.evaluation import metrics, runner
 
     # per validation: the captions of the 2 validation clips and the CIDEr-D they get
     scripted = iter([(["rain falls", "rain falls"], 0.9),     # collapsed, high: kept while nothing better
@@ -366,3 +365,34 @@ def test_selection_with_only_collapsed_checkpoints_warns_in_the_model_card(tiny_
                          history=[{"epoch": 3, "cider_d": 0.7, "distinct_captions": 2, "distinct_fraction": 0.05}])
     card = model_card(config, state)
     assert "**Warning**: no validation reached 25% distinct captions" in card and "2 distinct validation captions (5%)" in card
+
+
+# --- the distillation table ----------------------------------------------------------------------
+
+
+def test_distill_table_reports_the_no_seq_kd_ablation_without_training(tmp_path, capsys):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "distill_table.py"
+    spec = importlib.util.spec_from_file_location("distill_table", path)
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    assert table.VARIANTS["contrastive + audio-only, no seq KD"] == ["kd.encoder_loss=contrastive",
+                                                                      "kd.sequence_kd=false"]
+    # the folder names of the earlier variants are unchanged, so their finished runs are still found
+    assert table.run_name("contrastive + audio-only", 0) == "contrastive_audio-only_seed0"
+    assert table.run_name("contrastive + audio-only, no seq KD", 1) == "contrastive_audio-only_no_seq_KD_seed1"
+    (tmp_path / "settings.json").write_text('{"preset": "quick", "epochs": 8, "teacher_epochs": 40}')
+    for name, cider in (("contrastive_audio-only_seed0", 0.5), ("contrastive_audio-only_no_seq_KD_seed0", 0.3)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "test_scores.json").write_text(json.dumps({"cider_d": cider, "distinct_captions": 9}))
+    assert table.main(["--preset", "quick", "--seeds", "0", "--out", str(tmp_path), "--report-only"]) == 0
+    printed = capsys.readouterr().out
+    assert "note:" in printed  # made with another base config: reported, flagged
+    rows = {line[:36].strip(): line for line in printed.splitlines() if "run(s)" in line or "not run" in line}
+    assert "0.300 +- 0.000" in rows["contrastive + audio-only, no seq KD"] and "1 run(s)" in rows["contrastive + audio-only"]
+    assert rows["scratch"].endswith("not run") and not (tmp_path / "teacher").exists()  # nothing was trained
+    with pytest.raises(SystemExit, match="pass another --out"):  # training into that folder is refused
+        table.main(["--preset", "quick", "--seeds", "0", "--out", str(tmp_path)])

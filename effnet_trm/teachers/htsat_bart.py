@@ -132,8 +132,8 @@ class HTSATBartCaptioner(nn.Module):
         """
         audio, projected = self.encode_audio(waveform)
         start = torch.full((waveform.shape[0], 1), self.decoder.config.decoder_start_token_id, device=waveform.device)
-        search = dict(decoder_input_ids=start, max_length=max_length, min_length=2, repetition_penalty=1.0,
-                      output_scores=True, return_dict_in_generate=True)
+        search = {"decoder_input_ids": start, "max_length": max_length, "min_length": 2, "repetition_penalty": 1.0,
+                  "output_scores": True, "return_dict_in_generate": True}
         # fresh encoder outputs per call: generate expands them in place to its beams or samples
         beams = self.decoder.generate(encoder_outputs=self.bart_encoder_outputs(projected), **search,
                                       num_beams=num_beams, num_return_sequences=num_beams)

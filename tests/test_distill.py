@@ -396,3 +396,117 @@ def test_distill_table_reports_the_no_seq_kd_ablation_without_training(tmp_path,
     assert rows["scratch"].endswith("not run") and not (tmp_path / "teacher").exists()  # nothing was trained
     with pytest.raises(SystemExit, match="pass another --out"):  # training into that folder is refused
         table.main(["--preset", "quick", "--seeds", "0", "--out", str(tmp_path)])
+
+
+# --- regularisers ----------------------------------------------------------------------------------
+
+
+def _tiny_student():
+    from configuration_effnet_trm import EffNetTrmConfig
+    from modeling_effnet_trm import EffNetTrmForAudioCaptioning
+
+    torch.manual_seed(0)
+    return EffNetTrmForAudioCaptioning(EffNetTrmConfig(
+        vocab_size=20, encoder_name="efficientnet_b0", encoder_hidden_size=1280, d_model=32, decoder_ffn_dim=64,
+        decoder_attention_heads=2))
+
+
+def test_spec_augment_masks_the_training_log_mel_only_and_never_reaches_the_saved_model(tmp_path):
+    from effnet_trm.distill.config import KDConfig
+    from effnet_trm.distill.trainer import DistillationModule
+    from modeling_effnet_trm import EffNetTrmForAudioCaptioning, EffNetTrmLogMel
+
+    student = _tiny_student()
+    module = DistillationModule(student, KDConfig(encoder_loss="none", sequence_kd=False), None, 0.1, spec_augment=True)
+    wave = torch.randn(3, 16000)
+    clean = EffNetTrmLogMel(student.config)(wave)
+    module.eval()
+    torch.testing.assert_close(student.encoder.front_end(wave), clean)
+    module.train()
+    masked = student.encoder.front_end(wave)
+    changed = masked != clean
+    assert changed.any() and (masked[changed] == 0).all()
+    for row in range(3):  # whole time stripes (< 64 frames) and whole mel stripes (< 8 bins)
+        time_stripes = (masked[row] == 0).all(dim=0)
+        mel_stripes = (masked[row] == 0).all(dim=1)
+        assert (changed[row] <= (time_stripes.unsqueeze(0) | mel_stripes.unsqueeze(1))).all()
+        assert 0 < time_stripes.sum() < 2 * 64 and mel_stripes.sum() < 2 * 8
+    student.save_pretrained(tmp_path / "model")
+    reloaded = EffNetTrmForAudioCaptioning.from_pretrained(tmp_path / "model").train()
+    torch.testing.assert_close(reloaded.encoder.front_end(wave), clean)  # the saved model is the plain one
+
+
+def test_scheduled_sampling_feeds_back_a_growing_share_of_predictions():
+    from effnet_trm.distill.regularisers import scheduled_sampling_inputs, teacher_forcing_ratio
+
+    assert [teacher_forcing_ratio(p, 0.7) for p in (0.0, 0.5, 1.0, 2.0)] == pytest.approx([1.0, 0.85, 0.7, 0.7])
+    pad = 0
+    inputs = torch.tensor([[1, 5, 6, 7, pad, pad]] * 400)  # <bos> w1 w2 w3 then padding
+    logits = torch.zeros(400, 6, 10)
+    logits[:, :, 9] = 1.0  # the model predicts word 9 everywhere
+    torch.manual_seed(0)
+    assert torch.equal(scheduled_sampling_inputs(inputs, logits, 1.0, pad), inputs)
+    none_kept = scheduled_sampling_inputs(inputs, logits, 0.0, pad)
+    assert torch.equal(none_kept[0], torch.tensor([1, 9, 9, 9, pad, pad]))
+    half = scheduled_sampling_inputs(inputs, logits, 0.5, pad)
+    assert (half[:, 0] == 1).all() and (half[:, 4:] == pad).all()
+    assert (half[:, 1:4] == 9).float().mean().item() == pytest.approx(0.5, abs=0.05)
+
+
+def test_weight_average_is_the_mean_of_the_snapshots_batch_norm_included():
+    from effnet_trm.distill.regularisers import WeightAverage
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    average, snapshots = WeightAverage(), []
+    for _ in range(3):
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(torch.randn_like(parameter))
+        model.train()(torch.randn(8, 3))  # moves the batch-norm statistics and counts a batch
+        average.update(model)
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+    averaged = average.averaged_copy(model).state_dict()
+    for key, value in averaged.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, torch.stack([s[key] for s in snapshots]).mean(0), msg=key)
+    assert averaged["1.num_batches_tracked"].item() == 3 and average.count == 3
+    assert not torch.equal(model.state_dict()["0.weight"], averaged["0.weight"])  # the model is left as it is
+
+
+def test_regularised_run_averages_its_last_epochs_and_checkpoints_the_average(tiny_run, monkeypatch):
+    from safetensors.torch import load_file
+
+    from effnet_trm.evaluation import metrics
+
+    # the scores do not matter here, only that the average competes: it scores higher than epoch 2
+    scores = iter([0.1, 0.2])
+    monkeypatch.setattr(metrics, "compute_caption_metrics",
+                        lambda *a, **k: metrics.CaptionScores(corpus={"cider_d": next(scores)}))
+    config = _config(tiny_run, "regularised", **{"training.spec_augment": True, "training.swa_start_epoch": 1,
+                                                 "training.scheduled_sampling_final_ratio": 0.5,
+                                                 "training.labelled_batch_size": 3, "training.audio_only_batch_size": 1,
+                                                 "training.save_every_steps": 0})  # checkpoints at epoch ends
+    trainer = Trainer(config)
+    model_dir = trainer.train()
+    checkpoints = sorted(trainer.checkpoint_root.glob("step_*"))  # the ends of epochs 1 and 2
+    snapshots = [{k.removeprefix("student."): v for k, v in load_file(c / "model.safetensors").items()
+                  if k.startswith("student.")} for c in checkpoints]
+    assert [c.name for c in checkpoints] == ["step_00000002", "step_00000004"] and trainer.weight_average.count == 2
+    assert len(snapshots[0]) > 300  # (the tied output layer is saved once, as the word embedding)
+    for key, value in snapshots[0].items():
+        if value.is_floating_point():
+            torch.testing.assert_close(trainer.weight_average.average[key], (value + snapshots[1][key]) / 2, msg=key)
+    assert [h["weights"] for h in trainer.state.history] == ["epoch", "swa"]  # the average competes for selection
+    assert trainer.state.best_weights == "swa"
+    saved = load_file(model_dir / "model.safetensors")
+    torch.testing.assert_close(saved["decoder.embed_tokens.weight"],
+                               trainer.weight_average.average["decoder.embed_tokens.weight"])
+    card = (model_dir / "README.md").read_text()
+    assert "SpecAugment on, scheduled sampling\n  linear to 0.5, weight averaging from epoch 1" in card
+    assert "The weights are the average of those after epochs 1-2 (SWA)" in card
+    # a run resumed from the end of epoch 1 continues the same average
+    resumed = Trainer(config)
+    resumed.resume(str(checkpoints[0]))
+    assert resumed.weight_average.count == 1
+    torch.testing.assert_close(resumed.weight_average.average["decoder.embed_tokens.weight"],
+                               snapshots[0]["decoder.embed_tokens.weight"])

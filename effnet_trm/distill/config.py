@@ -72,6 +72,15 @@ class TrainingConfig:
     #: captioner) is selected only if no checkpoint reaches it; 0.0: the paper's rule, the metric alone
     min_distinct_fraction: float = 0.0
     log_with: str | None = "tensorboard"
+    # regularisers of the authors' configs (REFERENCE.md 1.1, 3.5); off by default, on in the
+    # AudioCaps/Clotho configs. None of them changes the saved model's code.
+    spec_augment: bool = False  #: mask 2 time stripes (< 64 frames) and 2 mel stripes (< 8 bins) of the log-mel
+    #: scheduled sampling: the share of reference words fed to the decoder falls linearly from 1 to
+    #: this over training (1.0: off, plain teacher forcing; the authors' configs: 0.7)
+    scheduled_sampling_final_ratio: float = 1.0
+    #: average the weights after each epoch from this one (1-based) on, and offer the average to
+    #: model selection at the end (None: off; the authors: 21 of 25)
+    swa_start_epoch: int | None = None
 
 
 @dataclass
@@ -92,6 +101,10 @@ class DistillConfig:
         uses_teacher = self.kd.encoder_loss != "none" or self.kd.sequence_kd
         if uses_teacher and not self.data.teacher_cache:
             raise ValueError("distillation needs data.teacher_cache (run datasets_scripts/cache_teacher.py)")
+        if not 0.0 <= self.training.scheduled_sampling_final_ratio <= 1.0:
+            raise ValueError("training.scheduled_sampling_final_ratio is a share of reference words: between 0 and 1")
+        if self.training.swa_start_epoch is not None and not 1 <= self.training.swa_start_epoch <= self.training.epochs:
+            raise ValueError(f"training.swa_start_epoch must be between 1 and training.epochs ({self.training.epochs})")
         if self.data.audio_only_split and not uses_teacher:
             raise ValueError("audio-only data needs a teacher (sequence_kd or an encoder loss): it has no captions")
 

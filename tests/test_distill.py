@@ -510,3 +510,54 @@ def test_regularised_run_averages_its_last_epochs_and_checkpoints_the_average(ti
     assert resumed.weight_average.count == 1
     torch.testing.assert_close(resumed.weight_average.average["decoder.embed_tokens.weight"],
                                snapshots[0]["decoder.embed_tokens.weight"])
+
+
+# --- several processes -----------------------------------------------------------------------------
+
+
+def test_two_processes_match_one_on_the_global_batch_and_resume(tiny_run, tmp_path):
+    """Really starts 2 CPU processes (gloo): the contrastive loss and its gradients equal one
+    process's on the same global batch; a stopped run resumes; the saved model is the main process's."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+    from safetensors.torch import load_file
+
+    config = _config(tiny_run, "two-processes", **{"training.epochs": 1, "training.save_every_steps": 0})
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config.to_dict()))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = Path(__file__).with_name("distill_two_processes.py")
+    # torchrun (`accelerate launch --cpu --num_processes 2` starts one process); ACCELERATE_USE_CPU
+    # makes Accelerate take torchrun's processes as one job on gloo
+    launched = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+         str(script), str(config_file), str(tmp_path)], capture_output=True, text=True, timeout=900,
+        env={**os.environ, "ACCELERATE_USE_CPU": "true"})
+    assert launched.returncode == 0, launched.stderr[-3000:]
+
+    one = Trainer(_config(tiny_run, "one-process", **{"training.epochs": 1}))
+    one.module.eval()
+    terms = one.module(one.batches[0])  # the whole global batch: 2 labelled + 2 audio-only clips
+    terms["total"].backward()
+    for rank in (0, 1):
+        two = torch.load(tmp_path / f"first_batch_{rank}.pt")
+        assert two["terms"]["enc"] == pytest.approx(terms["enc"].item(), rel=1e-5)  # 4 clips' negatives, not 2
+        for name, parameter in one.module.contrastive.named_parameters():
+            torch.testing.assert_close(two["grads"][name], parameter.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+    finals = [torch.load(tmp_path / f"final_{rank}.pt") for rank in (0, 1)]
+    assert finals[0]["global_step"] == finals[1]["global_step"] == 3
+    saved = load_file(Path(finals[0]["model_dir"]) / "model.safetensors")
+    for name, value in finals[0]["state"].items():
+        if not any(part in name for part in ("running_", "num_batches_tracked")):
+            # the weights stayed in sync (batch-norm statistics are each process's own since its last step)
+            torch.testing.assert_close(finals[1]["state"][name], value, msg=name)
+        if name in saved:
+            torch.testing.assert_close(saved[name], value, msg=name)  # the saved model is the main process's

@@ -41,7 +41,7 @@ class DistillationModule(nn.Module):
     """The student plus the training-only distillation head (never saved with the model)."""
 
     def __init__(self, student: EffNetTrmForAudioCaptioning, kd: KDConfig, teacher_dim: int | None,
-                 label_smoothing: float, spec_augment: bool = False):
+                 label_smoothing: float, spec_augment: bool = False, num_processes: int = 1):
         super().__init__()
         self.student = student
         self.kd = kd
@@ -51,7 +51,7 @@ class DistillationModule(nn.Module):
         self.teacher_forcing_ratio = 1.0
         self.contrastive = (
             ContrastiveDistillationHead(student.config.encoder_hidden_size, teacher_dim, kd.shared_dim,
-                                        kd.init_temperature)
+                                        kd.init_temperature, global_batch=num_processes > 1)
             if kd.encoder_loss == "contrastive" else None
         )
 
@@ -150,6 +150,18 @@ def _student(config: DistillConfig, vocab_size: int, teacher_dim: int | None) ->
     return EffNetTrmForAudioCaptioning(EffNetTrmConfig(vocab_size=vocab_size, **overrides))
 
 
+def _check_process_count(num_processes: int) -> None:
+    """Processes started by a launcher that Accelerate does not take as one job would each train the
+    whole data set into the same folders."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() != num_processes:
+        raise RuntimeError(
+            f"{dist.get_world_size()} processes were started, but Accelerate runs each one alone "
+            f"({num_processes} process): on CPUs, set ACCELERATE_USE_CPU=true (torchrun), or use `accelerate launch`"
+        )
+
+
 class Trainer:
     def __init__(self, config: DistillConfig):
         from accelerate import Accelerator
@@ -169,6 +181,7 @@ class Trainer:
             log_with=training.log_with,
             project_config=ProjectConfiguration(project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")),
         )
+        _check_process_count(self.accelerator.num_processes)
         set_seed(training.seed)
         corpus = load_from_disk(config.data.dataset)
         teacher, teacher_dim = None, None
@@ -180,7 +193,8 @@ class Trainer:
         self.tokenizer = _tokenizer(config, corpus)
         student = _student(config, len(self.tokenizer), teacher_dim)
         self.module = DistillationModule(student, config.kd, teacher_dim, training.label_smoothing,
-                                         spec_augment=training.spec_augment)
+                                         spec_augment=training.spec_augment,
+                                         num_processes=self.accelerator.num_processes)
         self.validation_rows = corpus[config.data.validation_split]
         if config.data.validation_limit:
             self.validation_rows = self.validation_rows.select(range(min(config.data.validation_limit,
@@ -324,22 +338,36 @@ class Trainer:
 
         return Captioner(student or self.accelerator.unwrap_model(self.module).student, self.tokenizer)
 
+    def _caption_validation_split(self, student: EffNetTrmForAudioCaptioning) -> list[str]:
+        """Every process captions its share of the validation clips (none waits idle for the main
+        one to caption them all); the main process gets them all, in order."""
+        from accelerate.utils import gather_object
+
+        from ..evaluation.runner import caption_split
+
+        rank, world = self.accelerator.process_index, self.accelerator.num_processes
+        share = self.validation_rows.select(range(rank, len(self.validation_rows), world))
+        captions = caption_split(self.captioner(student), share, progress=False,
+                                 num_beams=self.config.training.num_beams, max_new_tokens=self.config.training.max_words)
+        if world == 1:
+            return captions
+        gathered = gather_object([(rank + world * i, caption) for i, caption in enumerate(captions)])
+        return [caption for _, caption in sorted(gathered)]
+
     def validate(self, student: EffNetTrmForAudioCaptioning | None = None, weights: str = "epoch") -> float:
         """Score `student` (default: the one being trained; `weights` names it: "epoch" or "swa") and
         keep it as the best model folder when it wins under `selection_key`."""
         from ..evaluation.metrics import VALIDATION_METRICS, compute_caption_metrics, distinct_captions
-        from ..evaluation.runner import caption_split
 
-        if not self.accelerator.is_main_process:
-            return math.nan
         training = self.config.training
         student = student or self.accelerator.unwrap_model(self.module).student
         student.eval()
-        predictions = caption_split(self.captioner(student), self.validation_rows, progress=False,
-                                    num_beams=training.num_beams, max_new_tokens=training.max_words)
+        predictions = self._caption_validation_split(student)
+        student.train()
+        if not self.accelerator.is_main_process:
+            return math.nan
         references = [list(r) for r in self.validation_rows["captions"]]
         scores = compute_caption_metrics(predictions, references, metrics=VALIDATION_METRICS)
-        student.train()
         metric = training.selection_metric
         if metric not in scores.corpus:
             raise RuntimeError(f"validation metric {metric} unavailable: {scores.unavailable.get(metric)}")

@@ -538,7 +538,7 @@ def test_two_processes_match_one_on_the_global_batch_and_resume(tiny_run, tmp_pa
     # makes Accelerate take torchrun's processes as one job on gloo
     launched = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-         str(script), str(config_file), str(tmp_path)], capture_output=True, text=True, timeout=900,
+         str(script), str(config_file), str(tmp_path)], capture_output=True, text=True, timeout=900, check=False,
         env={**os.environ, "ACCELERATE_USE_CPU": "true"})
     assert launched.returncode == 0, launched.stderr[-3000:]
 

@@ -4,19 +4,25 @@ audio-only data, over several seeds, with the teacher's own scores on top.
 
     python benchmarks/distill_table.py --preset bench --seeds 0 1 2      # the benchmark (hours on 2 cores)
     python benchmarks/distill_table.py --preset quick --seeds 0 1 2 --epochs 8 --teacher-epochs 40 \
-        --out outputs/distill_table_quick_t40                           # the README's table (~1 h)
+        --out outputs/distill_table_quick_t40                           # the README's table (~2 h)
+    python benchmarks/distill_table.py --preset quick --out outputs/distill_table_quick_t40 --report-only
 
 It builds (or reuses) the corpus, the demo teacher and its cache as `make demo` does, then trains every
 variant with configs/demo_quick.yaml as the base and scores it on the test split (beam 3). Prints mean
 +- std of the offline metrics, the number of distinct test captions (a collapsed captioner that says
 one sentence for every clip can still score on CIDEr-D), and the wall time; `--json` keeps every run.
-Each run's scores and captions stay in its folder, and a rerun skips finished runs.
+Each run's scores and captions stay in its folder, and a rerun skips finished runs; a folder made
+with other settings or another configs/demo_quick.yaml is refused (--report-only still prints it).
+The last variant is the final recipe without sequence KD (L_sup + L_enc), the ablation of the loss
+suspected of pulling students onto the teacher's few frequent sentences.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import re
 import statistics
 import sys
 import time
@@ -35,7 +41,16 @@ VARIANTS = {
     "mse + audio-only": ["kd.encoder_loss=mse"],
     "contrastive": ["kd.encoder_loss=contrastive", "data.audio_only_split=null"],
     "contrastive + audio-only": ["kd.encoder_loss=contrastive"],
+    # the final recipe without sequence KD (L_sup + L_enc): the suspected amplifier of collapse onto
+    # the teacher's few frequent sentences is L_seq on its pseudo-captions
+    "contrastive + audio-only, no seq KD": ["kd.encoder_loss=contrastive", "kd.sequence_kd=false"],
 }
+BASE_CONFIG = "configs/demo_quick.yaml"
+
+
+def run_name(variant: str, seed: int) -> str:
+    """A run's folder: "contrastive + audio-only", seed 0 -> contrastive_audio-only_seed0."""
+    return re.sub(r"[^A-Za-z0-9-]+", "_", variant).strip("_") + f"_seed{seed}"
 
 
 def main(argv=None) -> int:
@@ -49,49 +64,34 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--json", default=None)
     parser.add_argument("--report-only", action="store_true",
-                        help="train nothing: print the table from the runs already finished")
+                        help="train nothing (no teacher, no cache): print the table from the runs already finished")
     args = parser.parse_args(argv)
 
-    from datasets import load_from_disk
-
-    from effnet_trm.data import decode_split
-    from effnet_trm.data.demo_corpus import build_demo_corpus
     from effnet_trm.distill.config import load_config
     from effnet_trm.distill.trainer import Trainer
     from effnet_trm.evaluation.runner import caption_split
     from effnet_trm.inference import Captioner
-    from effnet_trm.teachers.cache import build_teacher_cache
-    from effnet_trm.teachers.htsat_bart import CHECKPOINT_FILE, HTSATBartTeacher
-    from effnet_trm.teachers.train_teacher import train_demo_teacher
 
     started = time.perf_counter()
     root = Path(args.out or f"outputs/distill_table_{args.preset}")
-    _check_settings(root, {"preset": args.preset, "epochs": args.epochs, "teacher_epochs": args.teacher_epochs})
+    settings = {"preset": args.preset, "epochs": args.epochs, "teacher_epochs": args.teacher_epochs,
+                "base_config_sha1": hashlib.sha1(Path(BASE_CONFIG).read_bytes()).hexdigest()[:12]}
+    _check_settings(root, settings, report_only=args.report_only)
     dataset = Path(f"data/demo_{args.preset}")
-    if not (dataset / "dataset_dict.json").exists():
-        build_demo_corpus(dataset, preset=args.preset)
-    teacher_dir = root / "teacher"
-    teacher = HTSATBartTeacher.from_pretrained(teacher_dir) if (teacher_dir / CHECKPOINT_FILE).exists() \
-        else train_demo_teacher(str(dataset), teacher_dir,
-                                **({"epochs": args.teacher_epochs} if args.teacher_epochs else {}))
-    build_teacher_cache(teacher, str(dataset), root / "teacher_cache", ["train", "audio_only"])
-
-    test = load_from_disk(str(dataset))["test"]
-    references = [list(r) for r in test["captions"]]
-    audio = decode_split(test, teacher.sampling_rate, progress=False)
     teacher_scores = root / "teacher" / "test_scores.json"
-    if not teacher_scores.exists():
-        teacher_captions = [c for i in range(0, len(audio), 16) for c in teacher.caption(audio[i : i + 16])]
-        teacher_scores.write_text(json.dumps(_score(teacher_captions, references, teacher_dir), indent=2) + "\n")
-    runs = {"teacher": [json.loads(teacher_scores.read_text())]}
+    runs = {"teacher": [json.loads(teacher_scores.read_text())] if teacher_scores.exists() else []}
+    if not args.report_only:
+        test, references = _prepare_teacher(args, root, dataset, teacher_scores)
+        runs["teacher"] = [json.loads(teacher_scores.read_text())]
     # Seed-major order: an interrupted benchmark still has every variant for the seeds it finished.
     # Each run's scores are kept in its folder, so a rerun skips what is done.
     for seed in args.seeds:
         for variant in args.variants:
-            name = f"{variant.replace(' + ', '_').replace(' ', '_')}_seed{seed}"
+            name = run_name(variant, seed)
             scores_file = root / name / "test_scores.json"
+            runs.setdefault(variant, [])
             if scores_file.exists():
-                runs.setdefault(variant, []).append(json.loads(scores_file.read_text()))
+                runs[variant].append(json.loads(scores_file.read_text()))
                 print(f"{name}: reusing {scores_file}", flush=True)
                 continue
             if args.report_only:
@@ -101,26 +101,52 @@ def main(argv=None) -> int:
                 f"output_dir={root / name}", f"model_dir={root / name / 'model'}", "training.log_with=null",
             ] + ([f"training.epochs={args.epochs}"] if args.epochs else [])
             run_started = time.perf_counter()
-            model_dir = Trainer(load_config("configs/demo_quick.yaml", overrides)).train()
+            model_dir = Trainer(load_config(BASE_CONFIG, overrides)).train()
             captions = caption_split(Captioner.from_pretrained(str(model_dir)), test, progress=False)
             scores = _score(captions, references, root / name)
             scores_file.write_text(json.dumps(scores, indent=2) + "\n")
-            runs.setdefault(variant, []).append(scores)
+            runs[variant].append(scores)
             print(f"{name} ({(time.perf_counter() - run_started) / 60:.1f} min): {scores}", flush=True)
 
     wall = time.perf_counter() - started
-    print(f"\n{'model':<28}" + "".join(f"{m:>20}" for m in METRICS + (DISTINCT,)))
+    print(f"\n{'model':<36}" + "".join(f"{m:>20}" for m in METRICS + (DISTINCT,)))
     for variant, scores in runs.items():
         cells = []
         for metric in METRICS + (DISTINCT,):
             values = [s[metric] for s in scores if metric in s]
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
             cells.append(f"{statistics.mean(values):>12.3f} +- {spread:.3f}" if values else f"{'-':>20}")
-        print(f"{variant:<28}" + "".join(cells) + f"{len(scores):>4} run(s)")
+        print(f"{variant:<36}" + "".join(cells) + (f"{len(scores):>4} run(s)" if scores else "  not run"))
     print(f"\n{args.preset} corpus, seeds {args.seeds}; wall time {wall / 60:.0f} min")
     if args.json:
         Path(args.json).write_text(json.dumps({"runs": runs, "wall_s": wall}, indent=2) + "\n")
     return 0
+
+
+def _prepare_teacher(args, root: Path, dataset: Path, teacher_scores: Path):
+    """Corpus, demo teacher, its cache and its test scores (each reused when present); the test split."""
+    from datasets import load_from_disk
+
+    from effnet_trm.data import decode_split
+    from effnet_trm.data.demo_corpus import build_demo_corpus
+    from effnet_trm.teachers.cache import build_teacher_cache
+    from effnet_trm.teachers.htsat_bart import CHECKPOINT_FILE, HTSATBartTeacher
+    from effnet_trm.teachers.train_teacher import train_demo_teacher
+
+    if not (dataset / "dataset_dict.json").exists():
+        build_demo_corpus(dataset, preset=args.preset)
+    teacher_dir = root / "teacher"
+    teacher = HTSATBartTeacher.from_pretrained(teacher_dir) if (teacher_dir / CHECKPOINT_FILE).exists() \
+        else train_demo_teacher(str(dataset), teacher_dir,
+                                **({"epochs": args.teacher_epochs} if args.teacher_epochs else {}))
+    build_teacher_cache(teacher, str(dataset), root / "teacher_cache", ["train", "audio_only"])
+    test = load_from_disk(str(dataset))["test"]
+    references = [list(r) for r in test["captions"]]
+    if not teacher_scores.exists():
+        audio = decode_split(test, teacher.sampling_rate, progress=False)
+        teacher_captions = [c for i in range(0, len(audio), 16) for c in teacher.caption(audio[i : i + 16])]
+        teacher_scores.write_text(json.dumps(_score(teacher_captions, references, teacher_dir), indent=2) + "\n")
+    return test, references
 
 
 def _score(captions: list[str], references: list[list[str]], folder: Path) -> dict:
@@ -132,12 +158,17 @@ def _score(captions: list[str], references: list[list[str]], folder: Path) -> di
     return {**compute_caption_metrics(captions, references, METRICS).corpus, DISTINCT: distinct_captions(captions)}
 
 
-def _check_settings(root: Path, settings: dict) -> None:
-    """Finished runs are reused: refuse to mix runs made with other settings in one folder."""
+def _check_settings(root: Path, settings: dict, report_only: bool = False) -> None:
+    """Finished runs are reused: refuse to mix runs made with other settings (or another base config)
+    in one folder. A report of such a folder is printed, with a note."""
     recorded = root / "settings.json"
     if recorded.exists() and json.loads(recorded.read_text()) != settings:
-        raise SystemExit(f"{root} holds runs made with {recorded.read_text().strip()}; asked for {settings}: "
-                         "pass another --out")
+        message = f"{root} holds runs made with {recorded.read_text().strip()}; asked for {settings}"
+        if not report_only:
+            raise SystemExit(f"{message}: pass another --out")
+        print(f"note: {message}", flush=True)
+    if report_only:
+        return
     root.mkdir(parents=True, exist_ok=True)
     recorded.write_text(json.dumps(settings) + "\n")
 

@@ -14,6 +14,7 @@ from effnet_trm.data.io import rows_to_dataset
 from effnet_trm.distill.config import load_config
 from effnet_trm.distill.losses import ContrastiveDistillationHead, caption_loss, mse_distillation_loss
 from effnet_trm.distill.trainer import NonFiniteLossError, Trainer, warmup_exponential_decay
+from effnet_trm.teachers.base import Teacher, TeacherEmbeddings
 from effnet_trm.teachers.cache import INFO_FILE, SHARD_DIR, _write_shard
 from modeling_effnet_trm import masked_mean
 
@@ -200,3 +201,363 @@ def test_non_finite_loss_stops_with_a_clear_message(tiny_run):
     with pytest.raises(NonFiniteLossError, match=r"the loss became nan .* last good checkpoint \(.*step_00000002"):
         trainer.train_step(batch)
     assert sorted(p.name for p in trainer.latest_checkpoint().iterdir()) == saved
+
+
+# --- the student's crop lies in the teacher's window -------------------------------------------------
+
+
+class _WindowTeacher(Teacher):
+    """A stand-in teacher whose clip embedding is the mean of the audio it hears: on a ramp
+    (sample value = time / 25 s) that mean is the centre of the window, in units of 25 s."""
+
+    sampling_rate = 32000
+    embedding_dim = 1
+    max_samples = int(10.23 * 32000)
+
+    def embed(self, waveforms):
+        return TeacherEmbeddings(clip=torch.tensor([[float(np.mean(w))] for w in waveforms]))
+
+    def caption(self, waveforms, num_beams=3, max_length=30):
+        return [f"window {i}" for i in range(len(waveforms))]
+
+
+@pytest.fixture(scope="module")
+def long_clip_cache(tmp_path_factory):
+    """A 25 s ramp clip (teacher windows 0-10, 10-20, 15-25 s) and its teacher cache."""
+    from datasets import DatasetDict
+
+    from effnet_trm.teachers.cache import build_teacher_cache
+
+    root = tmp_path_factory.mktemp("aligned")
+    ramp = (np.arange(25 * 16000) / (25 * 16000)).astype(np.float32) * 0.9
+    buffer = io.BytesIO()
+    sf.write(buffer, ramp, 16000, format="FLAC", subtype="PCM_24")
+    rows = rows_to_dataset([{"audio": {"bytes": buffer.getvalue(), "path": "long.flac"}, "captions": ["a ramp"],
+                             "audio_id": "long", "classes": [], "source": "", "license": ""}])
+    DatasetDict({"train": rows}).save_to_disk(str(root / "data"))
+    build_teacher_cache(_WindowTeacher(), str(root / "data"), root / "cache", ["train"], batch_size=4)
+    return root, rows
+
+
+def _seconds(value: float) -> float:
+    return value / 0.9 * 25  # ramp value -> time in the clip
+
+
+@pytest.mark.parametrize("crop_seconds", [10.0, 4.0])
+def test_student_crop_lies_in_the_teacher_window_of_a_long_clip(long_clip_cache, crop_seconds):
+    from effnet_trm.distill.data import ClipSource
+    from effnet_trm.teachers.cache import load_teacher_cache
+
+    root, rows = long_clip_cache
+    teacher, _ = load_teacher_cache(root / "cache")
+    assert [(t.start_seconds, t.end_seconds) for t in teacher["long"]] == [(0.0, 10.0), (10.0, 20.0), (15.0, 25.0)]
+    source = ClipSource(rows, True, 16000, crop_seconds, teacher)
+    rng = np.random.default_rng(0)
+    seen_windows = set()
+    for _ in range(30):
+        clip = source.clip(0, rng)
+        crop_start, crop_end = _seconds(clip.waveform[0]), _seconds(clip.waveform[-1])
+        window = clip.teacher
+        seen_windows.add(window.start_seconds)
+        assert clip.waveform.size == int(crop_seconds * 16000)
+        # inside the window the teacher heard, which is the window its embedding describes
+        assert window.start_seconds - 0.01 <= crop_start and crop_end <= window.end_seconds + 0.01
+        assert _seconds(window.clip_embedding[0]) == pytest.approx((window.start_seconds + window.end_seconds) / 2,
+                                                                   abs=0.01)
+        if crop_seconds == 10.0:  # crop == window: the student hears exactly what the teacher heard
+            assert crop_start == pytest.approx(window.start_seconds, abs=0.01)
+    assert seen_windows == {0.0, 10.0, 15.0}  # every window is drawn
+
+
+def test_caches_without_window_ends_load_the_same_windows(long_clip_cache, tmp_path):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from effnet_trm.teachers.cache import load_teacher_cache
+
+    root, _ = long_clip_cache
+    old = tmp_path / "old_cache"
+    shutil.copytree(root / "cache", old)
+    for shard in (old / SHARD_DIR).glob("*.parquet"):  # the layout before crop_end was stored
+        pq.write_table(pq.read_table(shard).drop(["crop_end"]), shard)
+    (old / INFO_FILE).write_text('{"embedding_dim": 1}')
+    windows = [(t.start_seconds, t.end_seconds) for t in load_teacher_cache(old)[0]["long"]]
+    assert windows == [(0.0, 10.0), (10.0, 20.0), (15.0, 25.0)]
+
+
+# --- n-best sequence KD --------------------------------------------------------------------------
+
+
+def test_teacher_caption_rules_draw_from_the_n_best():
+    from collections import Counter
+
+    from effnet_trm.distill.data import choose_teacher_caption
+    from effnet_trm.teachers.cache import TeacherTargets
+
+    targets = TeacherTargets("a", np.zeros(1, np.float32), hypotheses=("a", "b", "c"),
+                             scores=(math.log(0.6), math.log(0.3), math.log(0.1)))
+    rng = np.random.default_rng(0)
+
+    def frequencies(rule, temperature=1.0, draws=6000):
+        counts = Counter(choose_teacher_caption(targets, rule, rng, temperature) for _ in range(draws))
+        return np.array([counts[c] / draws for c in "abc"])
+
+    np.testing.assert_array_equal(frequencies("top1", draws=50), [1, 0, 0])
+    np.testing.assert_allclose(frequencies("uniform"), [1 / 3] * 3, atol=0.03)
+    np.testing.assert_allclose(frequencies("score"), [0.6, 0.3, 0.1], atol=0.03)
+    np.testing.assert_allclose(frequencies("score", temperature=2.0), np.sqrt([0.6, 0.3, 0.1]) /
+                               np.sqrt([0.6, 0.3, 0.1]).sum(), atol=0.03)
+    top_only = TeacherTargets("a", np.zeros(1, np.float32), hypotheses=("a",), scores=(0.0,))
+    assert choose_teacher_caption(top_only, "score", rng) == "a"
+
+
+def test_n_best_rule_on_a_top1_cache_fails_clearly(tiny_run):
+    # the tiny cache is written in the layout before n-best caching: one caption per clip
+    with pytest.raises(ValueError, match="holds one caption per clip .* rebuild it with datasets_scripts/cache_teacher"):
+        Trainer(_config(tiny_run, "nbest-old-cache", **{"kd.sequence_kd_choice": "uniform"}))
+    with pytest.raises(ValueError, match="kd.sequence_kd_choice must be top1, uniform or score"):
+        _config(tiny_run, "bad-rule", **{"kd.sequence_kd_choice": "best"})
+
+
+# --- collapse-aware checkpoint selection ----------------------------------------------------------
+
+
+def test_selection_prefers_varied_captions_over_a_collapsed_high_score(tiny_run, monkeypatch, capsys):
+    from effnet_trm.evaluation import metrics, runner
+
+    # per validation: the captions of the 2 validation clips and the CIDEr-D they get
+    scripted = iter([(["rain falls", "rain falls"], 0.9),     # collapsed, high: kept while nothing better
+                     (["a dog barks", "a cow moos"], 0.4),    # varied: beats any collapsed score
+                     (["rain falls", "rain falls"], 1.2),     # collapsed again, higher: not selected
+                     (["a dog barks", "a bell rings"], 0.5)])  # varied and better: selected
+    current = {}
+
+    def fake_caption_split(captioner, rows, **kwargs):
+        current["captions"], current["score"] = next(scripted)
+        return current["captions"]
+
+    monkeypatch.setattr(runner, "caption_split", fake_caption_split)
+    monkeypatch.setattr(metrics, "compute_caption_metrics",
+                        lambda *a, **k: metrics.CaptionScores(corpus={"cider_d": current["score"]}))
+    trainer = Trainer(_config(tiny_run, "selection", **{"training.min_distinct_fraction": 0.75}))
+    selected = []
+    for epoch in range(1, 5):
+        trainer.state.epoch = epoch
+        trainer.validate()
+        selected.append(trainer.state.best_epoch)
+    assert selected == [1, 2, 2, 4]
+    printed = capsys.readouterr().out
+    assert "epoch 3 validation: cider_d 1.2000, distinct captions 1 of 2 (below training.min_distinct_fraction 0.75)" \
+        in printed and "epoch 4 validation: cider_d 0.5000, distinct captions 2 of 2 -> selected" in printed
+    assert [h["distinct_captions"] for h in trainer.state.history] == [1, 2, 1, 2]
+    card = (trainer.finish() / "README.md").read_text()
+    assert "Selected: the best cider_d of the validations whose captions were at least 75% distinct" in card
+    assert "2 distinct validation captions (100%)" in card
+
+
+def test_selection_with_only_collapsed_checkpoints_warns_in_the_model_card(tiny_run):
+    from effnet_trm.distill.trainer import TrainerState, model_card, selection_key
+
+    assert selection_key(0.1, 0.5, 0.0) > selection_key(0.05, 1.0, 0.0)  # 0.0: the metric alone (the paper)
+    config = _config(tiny_run, "card", **{"training.min_distinct_fraction": 0.25})
+    state = TrainerState(best_epoch=3, best_score=0.7, best_eligible=False,
+                         history=[{"epoch": 3, "cider_d": 0.7, "distinct_captions": 2, "distinct_fraction": 0.05}])
+    card = model_card(config, state)
+    assert "**Warning**: no validation reached 25% distinct captions" in card and "2 distinct validation captions (5%)" in card
+
+
+# --- the distillation table ----------------------------------------------------------------------
+
+
+def test_distill_table_reports_the_no_seq_kd_ablation_without_training(tmp_path, capsys):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "distill_table.py"
+    spec = importlib.util.spec_from_file_location("distill_table", path)
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    assert table.VARIANTS["contrastive + audio-only, no seq KD"] == ["kd.encoder_loss=contrastive",
+                                                                      "kd.sequence_kd=false"]
+    # the folder names of the earlier variants are unchanged, so their finished runs are still found
+    assert table.run_name("contrastive + audio-only", 0) == "contrastive_audio-only_seed0"
+    assert table.run_name("contrastive + audio-only, no seq KD", 1) == "contrastive_audio-only_no_seq_KD_seed1"
+    (tmp_path / "settings.json").write_text('{"preset": "quick", "epochs": 8, "teacher_epochs": 40}')
+    for name, cider in (("contrastive_audio-only_seed0", 0.5), ("contrastive_audio-only_no_seq_KD_seed0", 0.3)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "test_scores.json").write_text(json.dumps({"cider_d": cider, "distinct_captions": 9}))
+    assert table.main(["--preset", "quick", "--seeds", "0", "--out", str(tmp_path), "--report-only"]) == 0
+    printed = capsys.readouterr().out
+    assert "note:" in printed  # made with another base config: reported, flagged
+    rows = {line[:36].strip(): line for line in printed.splitlines() if "run(s)" in line or "not run" in line}
+    assert "0.300 +- 0.000" in rows["contrastive + audio-only, no seq KD"] and "1 run(s)" in rows["contrastive + audio-only"]
+    assert rows["scratch"].endswith("not run") and not (tmp_path / "teacher").exists()  # nothing was trained
+    with pytest.raises(SystemExit, match="pass another --out"):  # training into that folder is refused
+        table.main(["--preset", "quick", "--seeds", "0", "--out", str(tmp_path)])
+
+
+# --- regularisers ----------------------------------------------------------------------------------
+
+
+def _tiny_student():
+    from configuration_effnet_trm import EffNetTrmConfig
+    from modeling_effnet_trm import EffNetTrmForAudioCaptioning
+
+    torch.manual_seed(0)
+    return EffNetTrmForAudioCaptioning(EffNetTrmConfig(
+        vocab_size=20, encoder_name="efficientnet_b0", encoder_hidden_size=1280, d_model=32, decoder_ffn_dim=64,
+        decoder_attention_heads=2))
+
+
+def test_spec_augment_masks_the_training_log_mel_only_and_never_reaches_the_saved_model(tmp_path):
+    from effnet_trm.distill.config import KDConfig
+    from effnet_trm.distill.trainer import DistillationModule
+    from modeling_effnet_trm import EffNetTrmForAudioCaptioning, EffNetTrmLogMel
+
+    student = _tiny_student()
+    module = DistillationModule(student, KDConfig(encoder_loss="none", sequence_kd=False), None, 0.1, spec_augment=True)
+    wave = torch.randn(3, 16000)
+    clean = EffNetTrmLogMel(student.config)(wave)
+    module.eval()
+    torch.testing.assert_close(student.encoder.front_end(wave), clean)
+    module.train()
+    masked = student.encoder.front_end(wave)
+    changed = masked != clean
+    assert changed.any() and (masked[changed] == 0).all()
+    for row in range(3):  # whole time stripes (< 64 frames) and whole mel stripes (< 8 bins)
+        time_stripes = (masked[row] == 0).all(dim=0)
+        mel_stripes = (masked[row] == 0).all(dim=1)
+        assert (changed[row] <= (time_stripes.unsqueeze(0) | mel_stripes.unsqueeze(1))).all()
+        assert 0 < time_stripes.sum() < 2 * 64 and mel_stripes.sum() < 2 * 8
+    student.save_pretrained(tmp_path / "model")
+    reloaded = EffNetTrmForAudioCaptioning.from_pretrained(tmp_path / "model").train()
+    torch.testing.assert_close(reloaded.encoder.front_end(wave), clean)  # the saved model is the plain one
+
+
+def test_scheduled_sampling_feeds_back_a_growing_share_of_predictions():
+    from effnet_trm.distill.regularisers import scheduled_sampling_inputs, teacher_forcing_ratio
+
+    assert [teacher_forcing_ratio(p, 0.7) for p in (0.0, 0.5, 1.0, 2.0)] == pytest.approx([1.0, 0.85, 0.7, 0.7])
+    pad = 0
+    inputs = torch.tensor([[1, 5, 6, 7, pad, pad]] * 400)  # <bos> w1 w2 w3 then padding
+    logits = torch.zeros(400, 6, 10)
+    logits[:, :, 9] = 1.0  # the model predicts word 9 everywhere
+    torch.manual_seed(0)
+    assert torch.equal(scheduled_sampling_inputs(inputs, logits, 1.0, pad), inputs)
+    none_kept = scheduled_sampling_inputs(inputs, logits, 0.0, pad)
+    assert torch.equal(none_kept[0], torch.tensor([1, 9, 9, 9, pad, pad]))
+    half = scheduled_sampling_inputs(inputs, logits, 0.5, pad)
+    assert (half[:, 0] == 1).all() and (half[:, 4:] == pad).all()
+    assert (half[:, 1:4] == 9).float().mean().item() == pytest.approx(0.5, abs=0.05)
+
+
+def test_weight_average_is_the_mean_of_the_snapshots_batch_norm_included():
+    from effnet_trm.distill.regularisers import WeightAverage
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    average, snapshots = WeightAverage(), []
+    for _ in range(3):
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(torch.randn_like(parameter))
+        model.train()(torch.randn(8, 3))  # moves the batch-norm statistics and counts a batch
+        average.update(model)
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+    averaged = average.averaged_copy(model).state_dict()
+    for key, value in averaged.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, torch.stack([s[key] for s in snapshots]).mean(0), msg=key)
+    assert averaged["1.num_batches_tracked"].item() == 3 and average.count == 3
+    assert not torch.equal(model.state_dict()["0.weight"], averaged["0.weight"])  # the model is left as it is
+
+
+def test_regularised_run_averages_its_last_epochs_and_checkpoints_the_average(tiny_run, monkeypatch):
+    from safetensors.torch import load_file
+
+    from effnet_trm.evaluation import metrics
+
+    # the scores do not matter here, only that the average competes: it scores higher than epoch 2
+    scores = iter([0.1, 0.2])
+    monkeypatch.setattr(metrics, "compute_caption_metrics",
+                        lambda *a, **k: metrics.CaptionScores(corpus={"cider_d": next(scores)}))
+    config = _config(tiny_run, "regularised", **{"training.spec_augment": True, "training.swa_start_epoch": 1,
+                                                 "training.scheduled_sampling_final_ratio": 0.5,
+                                                 "training.labelled_batch_size": 3, "training.audio_only_batch_size": 1,
+                                                 "training.save_every_steps": 0})  # checkpoints at epoch ends
+    trainer = Trainer(config)
+    model_dir = trainer.train()
+    checkpoints = sorted(trainer.checkpoint_root.glob("step_*"))  # the ends of epochs 1 and 2
+    snapshots = [{k.removeprefix("student."): v for k, v in load_file(c / "model.safetensors").items()
+                  if k.startswith("student.")} for c in checkpoints]
+    assert [c.name for c in checkpoints] == ["step_00000002", "step_00000004"] and trainer.weight_average.count == 2
+    assert len(snapshots[0]) > 300  # (the tied output layer is saved once, as the word embedding)
+    for key, value in snapshots[0].items():
+        if value.is_floating_point():
+            torch.testing.assert_close(trainer.weight_average.average[key], (value + snapshots[1][key]) / 2, msg=key)
+    assert [h["weights"] for h in trainer.state.history] == ["epoch", "swa"]  # the average competes for selection
+    assert trainer.state.best_weights == "swa"
+    saved = load_file(model_dir / "model.safetensors")
+    torch.testing.assert_close(saved["decoder.embed_tokens.weight"],
+                               trainer.weight_average.average["decoder.embed_tokens.weight"])
+    card = (model_dir / "README.md").read_text()
+    assert "SpecAugment on, scheduled sampling\n  linear to 0.5, weight averaging from epoch 1" in card
+    assert "The weights are the average of those after epochs 1-2 (SWA)" in card
+    # a run resumed from the end of epoch 1 continues the same average
+    resumed = Trainer(config)
+    resumed.resume(str(checkpoints[0]))
+    assert resumed.weight_average.count == 1
+    torch.testing.assert_close(resumed.weight_average.average["decoder.embed_tokens.weight"],
+                               snapshots[0]["decoder.embed_tokens.weight"])
+
+
+# --- several processes -----------------------------------------------------------------------------
+
+
+def test_two_processes_match_one_on_the_global_batch_and_resume(tiny_run, tmp_path):
+    """Really starts 2 CPU processes (gloo): the contrastive loss and its gradients equal one
+    process's on the same global batch; a stopped run resumes; the saved model is the main process's."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+    from safetensors.torch import load_file
+
+    config = _config(tiny_run, "two-processes", **{"training.epochs": 1, "training.save_every_steps": 0})
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config.to_dict()))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = Path(__file__).with_name("distill_two_processes.py")
+    # torchrun (`accelerate launch --cpu --num_processes 2` starts one process); ACCELERATE_USE_CPU
+    # makes Accelerate take torchrun's processes as one job on gloo
+    launched = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+         str(script), str(config_file), str(tmp_path)], capture_output=True, text=True, timeout=900, check=False,
+        env={**os.environ, "ACCELERATE_USE_CPU": "true"})
+    assert launched.returncode == 0, launched.stderr[-3000:]
+
+    one = Trainer(_config(tiny_run, "one-process", **{"training.epochs": 1}))
+    one.module.eval()
+    terms = one.module(one.batches[0])  # the whole global batch: 2 labelled + 2 audio-only clips
+    terms["total"].backward()
+    for rank in (0, 1):
+        two = torch.load(tmp_path / f"first_batch_{rank}.pt")
+        assert two["terms"]["enc"] == pytest.approx(terms["enc"].item(), rel=1e-5)  # 4 clips' negatives, not 2
+        for name, parameter in one.module.contrastive.named_parameters():
+            torch.testing.assert_close(two["grads"][name], parameter.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+    finals = [torch.load(tmp_path / f"final_{rank}.pt") for rank in (0, 1)]
+    assert finals[0]["global_step"] == finals[1]["global_step"] == 3
+    saved = load_file(Path(finals[0]["model_dir"]) / "model.safetensors")
+    for name, value in finals[0]["state"].items():
+        if not any(part in name for part in ("running_", "num_batches_tracked")):
+            # the weights stayed in sync (batch-norm statistics are each process's own since its last step)
+            torch.testing.assert_close(finals[1]["state"][name], value, msg=name)
+        if name in saved:
+            torch.testing.assert_close(saved[name], value, msg=name)  # the saved model is the main process's

@@ -140,6 +140,10 @@ def test_cache_round_trips_and_resumes(demo_teacher, tmp_path):
     assert sorted(targets) == ["a0", "a1", "t0", "t1", "t2"] and len(targets["t0"]) == 2
     assert info["embedding_dim"] == demo_teacher.embedding_dim
     assert targets["t1"][0].clip_embedding.shape == (demo_teacher.embedding_dim,)
+    # every beam is kept, best first, with its score; the windows of the 12 s clip are recorded
+    assert len(targets["t1"][0].hypotheses) == 3 and targets["t1"][0].hypotheses[0] == targets["t1"][0].caption
+    assert list(targets["t1"][0].scores) == sorted(targets["t1"][0].scores, reverse=True)
+    assert [(t.start_seconds, t.end_seconds) for t in targets["t0"]] == [(0.0, 10.0), (2.0, 12.0)]
     table = cache_as_dataset(out)
     assert len(table) == 7 and len(set(zip(table["audio_id"], table["crop_index"]))) == 7
 
@@ -151,3 +155,15 @@ def test_cache_round_trips_and_resumes(demo_teacher, tmp_path):
     last.unlink()
     third = build_teacher_cache(demo_teacher, str(tmp_path / "data"), out, ["train", "audio_only"], batch_size=2)
     assert third["computed"] == lost and len(cache_as_dataset(out)) == 7
+
+
+def test_n_best_hypotheses_are_every_beam_then_samples(demo_teacher):
+    clips = [_noise(1.0, 5), _noise(2.0, 6)]
+    _, top = demo_teacher.embed_and_caption(clips, num_beams=3)
+    embeddings, hypotheses = demo_teacher.embed_and_hypotheses(clips, num_beams=3, num_samples=2)
+    assert embeddings.clip.shape == (2, demo_teacher.embedding_dim)
+    for clip_hypotheses, best in zip(hypotheses, top):
+        assert [h.source for h in clip_hypotheses] == ["beam"] * 3 + ["sample"] * 2
+        beam_scores = [h.score for h in clip_hypotheses[:3]]
+        assert clip_hypotheses[0].text == best and beam_scores == sorted(beam_scores, reverse=True)
+        assert all(np.isfinite(h.score) and h.score <= 0 for h in clip_hypotheses)

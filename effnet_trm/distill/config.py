@@ -20,7 +20,9 @@ class DataConfig:
     audio_only_dataset: str | None = None  #: where that split lives, if not in `dataset` (e.g. a pool sample)
     validation_split: str = "validation"
     teacher_cache: str | None = None  #: folder written by datasets_scripts/cache_teacher.py
-    crop_seconds: float = 10.0  #: random crops of this length for training (clips are padded when shorter)
+    #: random crops of this length for training (shorter clips are padded), taken inside the teacher's
+    #: window (the whole clip, or one of its fixed 10 s windows) so the teacher's targets describe them
+    crop_seconds: float = 10.0
     validation_limit: int | None = None  #: score only the first N validation clips
 
 
@@ -40,8 +42,12 @@ class ModelConfig:
 class KDConfig:
     encoder_loss: str = "contrastive"  #: contrastive | mse | none
     sequence_kd: bool = True  #: L_seq on the teacher's captions
+    #: which cached teacher caption L_seq trains on, drawn per clip and step: top1 (the top beam, the
+    #: paper) | uniform (any beam or sampled caption) | score (softmax of the teacher's scores)
+    sequence_kd_choice: str = "top1"
+    sequence_kd_temperature: float = 1.0  #: temperature of the `score` rule (higher: closer to uniform)
     sup_weight: float = 1.0
-    seq_weight: float = 1.0
+    seq_weight: float = 1.0  #: the weight of L_seq
     enc_weight: float = 1.0
     shared_dim: int = 1024  #: contrastive projection size
     init_temperature: float = 0.07
@@ -66,7 +72,19 @@ class TrainingConfig:
     validate_every_epochs: int = 1
     num_beams: int = 3
     selection_metric: str = "cider_d"
+    #: a checkpoint whose validation captions are less than this fraction distinct (a collapsed
+    #: captioner) is selected only if no checkpoint reaches it; 0.0: the paper's rule, the metric alone
+    min_distinct_fraction: float = 0.0
     log_with: str | None = "tensorboard"
+    # regularisers of the authors' configs (REFERENCE.md 1.1, 3.5); off by default, on in the
+    # AudioCaps/Clotho configs. None of them changes the saved model's code.
+    spec_augment: bool = False  #: mask 2 time stripes (< 64 frames) and 2 mel stripes (< 8 bins) of the log-mel
+    #: scheduled sampling: the share of reference words fed to the decoder falls linearly from 1 to
+    #: this over training (1.0: off, plain teacher forcing; the authors' configs: 0.7)
+    scheduled_sampling_final_ratio: float = 1.0
+    #: average the weights after each epoch from this one (1-based) on, and offer the average to
+    #: model selection at the end (None: off; the authors: 21 of 25)
+    swa_start_epoch: int | None = None
 
 
 @dataclass
@@ -82,9 +100,15 @@ class DistillConfig:
     def __post_init__(self):
         if self.kd.encoder_loss not in ("contrastive", "mse", "none"):
             raise ValueError(f"kd.encoder_loss must be contrastive, mse or none, not {self.kd.encoder_loss!r}")
+        if self.kd.sequence_kd_choice not in ("top1", "uniform", "score"):
+            raise ValueError(f"kd.sequence_kd_choice must be top1, uniform or score, not {self.kd.sequence_kd_choice!r}")
         uses_teacher = self.kd.encoder_loss != "none" or self.kd.sequence_kd
         if uses_teacher and not self.data.teacher_cache:
             raise ValueError("distillation needs data.teacher_cache (run datasets_scripts/cache_teacher.py)")
+        if not 0.0 <= self.training.scheduled_sampling_final_ratio <= 1.0:
+            raise ValueError("training.scheduled_sampling_final_ratio is a share of reference words: between 0 and 1")
+        if self.training.swa_start_epoch is not None and not 1 <= self.training.swa_start_epoch <= self.training.epochs:
+            raise ValueError(f"training.swa_start_epoch must be between 1 and training.epochs ({self.training.epochs})")
         if self.data.audio_only_split and not uses_teacher:
             raise ValueError("audio-only data needs a teacher (sequence_kd or an encoder loss): it has no captions")
 

@@ -1,8 +1,15 @@
 """Training batches for distillation: labelled clips mixed with audio-only clips in every step.
 
-Every batch is a pure function of (seed, epoch, step): which clips, which random crop, which of the
-reference captions. That makes a resumed run see exactly the batches an uninterrupted one would,
-whatever the number of DataLoader workers.
+Every batch is a pure function of (seed, epoch, step): which clips, which teacher window, which random
+crop, which of the reference captions. That makes a resumed run see exactly the batches an
+uninterrupted one would, whatever the number of DataLoader workers.
+
+The student's crop always lies inside the window the teacher's targets were computed on (the whole
+clip when it fits the teacher, else one of its fixed 10 s windows, drawn at random): L_seq and L_enc
+then describe audio the student hears. With `crop_seconds` equal to the window, the two coincide.
+
+Sequence KD's target is one of the teacher's cached captions for that window, drawn by
+`choose_teacher_caption` (the top beam, as in the paper, or one of the n-best).
 
 The audio-only split is opened with its `audio` and `audio_id` columns only: its human captions (the
 demo corpus keeps them on disk) never reach the student.
@@ -23,24 +30,58 @@ LABELLED_COLUMNS = ["audio_id", "audio", "captions"]
 AUDIO_ONLY_COLUMNS = ["audio_id", "audio"]
 
 
+#: How sequence KD picks a clip's target among the teacher's cached captions.
+CAPTION_CHOICES = ("top1", "uniform", "score")
+
+
+def choose_teacher_caption(targets: TeacherTargets, rule: str, rng: np.random.Generator,
+                           temperature: float = 1.0) -> str:
+    """`top1`: the top beam (the paper). `uniform`: any cached caption alike. `score`: by the softmax
+    of the teacher's scores / `temperature` (likelier captions more often, the others sometimes):
+    the student sees the spread of the teacher's beliefs instead of its single mode."""
+    if rule == "top1" or not targets.has_alternatives:
+        return targets.caption
+    if rule == "uniform":
+        return targets.hypotheses[int(rng.integers(len(targets.hypotheses)))]
+    if rule == "score":
+        logits = np.asarray(targets.scores, np.float64) / temperature
+        weights = np.exp(logits - logits.max())
+        return targets.hypotheses[int(rng.choice(len(weights), p=weights / weights.sum()))]
+    raise ValueError(f"unknown sequence KD caption choice {rule!r}; expected one of {CAPTION_CHOICES}")
+
+
+def check_teacher_alternatives(teacher: dict[str, list[TeacherTargets]], rule: str, cache: str) -> None:
+    """An n-best rule on a cache that holds the top beam only would silently be top-1: refuse it."""
+    if rule != "top1" and not any(t.has_alternatives for windows in teacher.values() for t in windows):
+        raise ValueError(
+            f"kd.sequence_kd_choice={rule!r} needs the teacher's n-best captions, but the cache {cache} holds one "
+            "caption per clip (built before n-best caching, or with --num-beams 1): rebuild it with "
+            "datasets_scripts/cache_teacher.py (every beam is kept; --num-samples adds sampled captions), "
+            "or set kd.sequence_kd_choice=top1"
+        )
+
+
 @dataclass
 class Clip:
     audio_id: str
     waveform: np.ndarray
     caption: str | None  # a human caption, None for audio-only clips
     teacher: TeacherTargets | None
+    teacher_caption: str | None = None  # sequence KD's target this step
 
 
 class ClipSource:
-    """One split's clips at the student's rate, with random crops and the teacher's targets."""
+    """One split's clips at the student's rate, with random crops aligned to the teacher's windows."""
 
     def __init__(self, rows, labelled: bool, sampling_rate: int, crop_seconds: float,
-                 teacher: dict[str, list[TeacherTargets]] | None, preload: bool = True):
+                 teacher: dict[str, list[TeacherTargets]] | None, preload: bool = True,
+                 caption_choice: str = "top1", caption_temperature: float = 1.0):
         self.rows = rows.select_columns(LABELLED_COLUMNS if labelled else AUDIO_ONLY_COLUMNS)
         self.labelled = labelled
         self.sampling_rate = sampling_rate
         self.crop = int(crop_seconds * sampling_rate)
         self.teacher = teacher
+        self.caption_choice, self.caption_temperature = caption_choice, caption_temperature
         self.audio_ids = list(self.rows["audio_id"])
         self.captions = [list(c) for c in self.rows["captions"]] if labelled else None
         if teacher is not None:
@@ -56,17 +97,28 @@ class ClipSource:
     def _decode(self, index: int) -> np.ndarray:
         return decode_audio(self.rows[index]["audio"], self.sampling_rate)
 
+    def _window(self, targets: TeacherTargets, num_samples: int) -> tuple[int, int]:
+        """The teacher's window in samples at the student's rate (clamped to the clip)."""
+        start = min(round(targets.start_seconds * self.sampling_rate), num_samples - 1)
+        end = num_samples if targets.end_seconds is None else round(targets.end_seconds * self.sampling_rate)
+        return start, max(start + 1, min(end, num_samples))
+
     def clip(self, index: int, rng: np.random.Generator) -> Clip:
         waveform = self._waveforms[index] if self._waveforms is not None else self._decode(index)
+        targets = None
+        if self.teacher is not None:
+            windows = self.teacher[self.audio_ids[index]]
+            targets = windows[int(rng.integers(len(windows)))]
+            start, end = self._window(targets, waveform.size)
+            waveform = waveform[start:end]
         if waveform.size > self.crop:
             start = int(rng.integers(0, waveform.size - self.crop + 1))
             waveform = waveform[start : start + self.crop]
         caption = self.captions[index][int(rng.integers(len(self.captions[index])))] if self.labelled else None
-        targets = None
-        if self.teacher is not None:
-            crops = self.teacher[self.audio_ids[index]]
-            targets = crops[int(rng.integers(len(crops)))]
-        return Clip(self.audio_ids[index], waveform, caption, targets)
+        teacher_caption = None
+        if targets is not None:
+            teacher_caption = choose_teacher_caption(targets, self.caption_choice, rng, self.caption_temperature)
+        return Clip(self.audio_ids[index], waveform, caption, targets, teacher_caption)
 
 
 def _epoch_order(seed: int, stream: int, cycle: int, size: int) -> np.ndarray:
@@ -142,7 +194,7 @@ class MixedBatches(torch.utils.data.Dataset):
             attention_mask=inputs["attention_mask"],
             num_labelled=num_labelled,
             labels=labels,
-            teacher_labels=caption_labels(self.tokenizer, [c.teacher.caption for c in clips], self.max_words)
+            teacher_labels=caption_labels(self.tokenizer, [c.teacher_caption for c in clips], self.max_words)
             if has_teacher else None,
             teacher_embeddings=torch.from_numpy(np.stack([c.teacher.clip_embedding for c in clips]))
             if has_teacher else None,

@@ -13,7 +13,7 @@ import logging
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -26,8 +26,9 @@ from modeling_effnet_trm import EffNetTrmEncoderOutput, EffNetTrmForAudioCaption
 from ..hub import save_model_folder
 from ..tokenization import build_word_tokenizer
 from .config import DistillConfig, KDConfig
-from .data import Batch, ClipSource, MixedBatches
+from .data import Batch, ClipSource, MixedBatches, check_teacher_alternatives
 from .losses import ContrastiveDistillationHead, caption_loss, mse_distillation_loss
+from .regularisers import WeightAverage, add_spec_augment, scheduled_sampling_inputs, teacher_forcing_ratio
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +41,28 @@ class DistillationModule(nn.Module):
     """The student plus the training-only distillation head (never saved with the model)."""
 
     def __init__(self, student: EffNetTrmForAudioCaptioning, kd: KDConfig, teacher_dim: int | None,
-                 label_smoothing: float):
+                 label_smoothing: float, spec_augment: bool = False, num_processes: int = 1):
         super().__init__()
         self.student = student
         self.kd = kd
         self.label_smoothing = label_smoothing
+        self.spec_augment = add_spec_augment(student) if spec_augment else None
+        #: share of reference words fed to the decoder (scheduled sampling); the trainer lowers it
+        self.teacher_forcing_ratio = 1.0
         self.contrastive = (
             ContrastiveDistillationHead(student.config.encoder_hidden_size, teacher_dim, kd.shared_dim,
-                                        kd.init_temperature)
+                                        kd.init_temperature, global_batch=num_processes > 1)
             if kd.encoder_loss == "contrastive" else None
         )
 
     def _decode(self, encoded: EffNetTrmEncoderOutput, labels: torch.Tensor) -> torch.Tensor:
-        logits = self.student(encoder_outputs=encoded, decoder_input_ids=self.student.shift_labels_right(labels)).logits
+        decoder_input_ids = self.student.shift_labels_right(labels)
+        if self.training and self.teacher_forcing_ratio < 1.0:
+            with torch.no_grad():
+                first_pass = self.student(encoder_outputs=encoded, decoder_input_ids=decoder_input_ids).logits
+            decoder_input_ids = scheduled_sampling_inputs(decoder_input_ids, first_pass, self.teacher_forcing_ratio,
+                                                          self.student.config.pad_token_id)
+        logits = self.student(encoder_outputs=encoded, decoder_input_ids=decoder_input_ids).logits
         return caption_loss(logits, labels, self.label_smoothing)
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -94,6 +104,9 @@ class TrainerState:
     global_step: int = 0
     best_score: float = -math.inf
     best_epoch: int = -1
+    #: whether the selected checkpoint met training.min_distinct_fraction (see `selection_key`)
+    best_eligible: bool = False
+    best_weights: str = "epoch"  #: "epoch": the weights at the end of best_epoch; "swa": the average
     history: list | None = None
 
     def save(self, folder: Path) -> None:
@@ -102,6 +115,14 @@ class TrainerState:
     @classmethod
     def load(cls, folder: Path) -> "TrainerState":
         return cls(**json.loads((folder / STATE_FILE).read_text()))
+
+
+def selection_key(score: float, distinct_fraction: float, min_distinct_fraction: float) -> tuple[bool, float]:
+    """Checkpoints compare by this key: any that gives at least `min_distinct_fraction` distinct
+    validation captions beats every one that does not, then the higher score wins. A collapsed
+    captioner (one frequent sentence for most clips) can top CIDEr-D; it is kept only while nothing
+    better exists. `min_distinct_fraction` 0 is the paper's rule: the score alone."""
+    return distinct_fraction >= min_distinct_fraction, score
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -134,6 +155,18 @@ def _student(config: DistillConfig, vocab_size: int, teacher_dim: int | None, re
     return student
 
 
+def _check_process_count(num_processes: int) -> None:
+    """Processes started by a launcher that Accelerate does not take as one job would each train the
+    whole data set into the same folders."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() != num_processes:
+        raise RuntimeError(
+            f"{dist.get_world_size()} processes were started, but Accelerate runs each one alone "
+            f"({num_processes} process): on CPUs, set ACCELERATE_USE_CPU=true (torchrun), or use `accelerate launch`"
+        )
+
+
 class Trainer:
     def __init__(self, config: DistillConfig):
         from accelerate import Accelerator
@@ -153,26 +186,33 @@ class Trainer:
             log_with=training.log_with,
             project_config=ProjectConfiguration(project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")),
         )
+        _check_process_count(self.accelerator.num_processes)
         set_seed(training.seed)
         corpus = load_from_disk(config.data.dataset)
         teacher, teacher_dim = None, None
         if config.uses_teacher:
             teacher, info = load_teacher_cache(config.data.teacher_cache)
             teacher_dim = info["embedding_dim"]
+            if config.kd.sequence_kd:
+                check_teacher_alternatives(teacher, config.kd.sequence_kd_choice, config.data.teacher_cache)
         self.tokenizer = _tokenizer(config, corpus)
         student = _student(config, len(self.tokenizer), teacher_dim, report=self.accelerator.print)
-        self.module = DistillationModule(student, config.kd, teacher_dim, training.label_smoothing)
+        self.module = DistillationModule(student, config.kd, teacher_dim, training.label_smoothing,
+                                         spec_augment=training.spec_augment,
+                                         num_processes=self.accelerator.num_processes)
         self.validation_rows = corpus[config.data.validation_split]
         if config.data.validation_limit:
             self.validation_rows = self.validation_rows.select(range(min(config.data.validation_limit,
                                                                          len(self.validation_rows))))
 
         rate = student.config.sampling_rate
-        labelled = ClipSource(corpus[config.data.train_split], True, rate, config.data.crop_seconds, teacher)
+        choice = {"caption_choice": config.kd.sequence_kd_choice, "caption_temperature": config.kd.sequence_kd_temperature}
+        labelled = ClipSource(corpus[config.data.train_split], True, rate, config.data.crop_seconds, teacher, **choice)
         audio_only = None
         if config.data.audio_only_split:
             pool = load_from_disk(config.data.audio_only_dataset) if config.data.audio_only_dataset else corpus
-            audio_only = ClipSource(pool[config.data.audio_only_split], False, rate, config.data.crop_seconds, teacher)
+            audio_only = ClipSource(pool[config.data.audio_only_split], False, rate, config.data.crop_seconds, teacher,
+                                    **choice)
         self.batches = MixedBatches(
             labelled, audio_only, self.tokenizer, EffNetTrmFeatureExtractor(rate),
             training.labelled_batch_size, training.audio_only_batch_size if audio_only else 0, training.seed,
@@ -189,6 +229,9 @@ class Trainer:
         # the scheduler is stepped by hand once per optimizer update (not per process)
         self.module, self.optimizer = self.accelerator.prepare(self.module, optimizer)
         self.accelerator.register_for_checkpointing(self.scheduler)
+        self.weight_average = WeightAverage() if training.swa_start_epoch else None
+        if self.weight_average is not None:
+            self.accelerator.register_for_checkpointing(self.weight_average)
         self.state = TrainerState(history=[])
         if training.log_with:
             self.accelerator.init_trackers("distill", config={k: str(v) for k, v in config.to_dict().items()})
@@ -225,6 +268,9 @@ class Trainer:
 
     def train_step(self, batch: Batch) -> dict[str, float]:
         training = self.config.training
+        total_steps = self.batches.steps_per_epoch * training.epochs
+        self.accelerator.unwrap_model(self.module).teacher_forcing_ratio = teacher_forcing_ratio(
+            self.state.global_step / total_steps, training.scheduled_sampling_final_ratio)
         with self.accelerator.accumulate(self.module):
             terms = self.module(batch.to(self.accelerator.device))
             loss = terms["total"]
@@ -277,45 +323,78 @@ class Trainer:
                     return None
             self.state.epoch += 1
             self.state.step = 0
+            if self.weight_average is not None and self.state.epoch >= training.swa_start_epoch:
+                self.weight_average.update(self.accelerator.unwrap_model(self.module).student)
             if self.state.epoch % training.validate_every_epochs == 0 or self.state.epoch == training.epochs:
                 self.validate()
             self.save_checkpoint()
         progress.close()
+        if self.weight_average is not None and self.weight_average.count:
+            student = self.accelerator.unwrap_model(self.module).student
+            self.validate(self.weight_average.averaged_copy(student), weights="swa")
         logger.info("trained %d epochs in %.0f s", training.epochs, time.perf_counter() - started)
         self.accelerator.end_training()
         return self.finish()
 
     # --- validation and the final model ---------------------------------------------------------------
 
-    def captioner(self):
+    def captioner(self, student: EffNetTrmForAudioCaptioning | None = None):
         from ..inference import Captioner
 
-        return Captioner(self.accelerator.unwrap_model(self.module).student, self.tokenizer)
+        return Captioner(student or self.accelerator.unwrap_model(self.module).student, self.tokenizer)
 
-    def validate(self) -> float:
-        from ..evaluation.metrics import VALIDATION_METRICS, compute_caption_metrics
+    def _caption_validation_split(self, student: EffNetTrmForAudioCaptioning) -> list[str]:
+        """Every process captions its share of the validation clips (none waits idle for the main
+        one to caption them all); the main process gets them all, in order."""
+        from accelerate.utils import gather_object
+
         from ..evaluation.runner import caption_split
 
+        rank, world = self.accelerator.process_index, self.accelerator.num_processes
+        share = self.validation_rows.select(range(rank, len(self.validation_rows), world))
+        captions = caption_split(self.captioner(student), share, progress=False,
+                                 num_beams=self.config.training.num_beams, max_new_tokens=self.config.training.max_words)
+        if world == 1:
+            return captions
+        gathered = gather_object([(rank + world * i, caption) for i, caption in enumerate(captions)])
+        return [caption for _, caption in sorted(gathered)]
+
+    def validate(self, student: EffNetTrmForAudioCaptioning | None = None, weights: str = "epoch") -> float:
+        """Score `student` (default: the one being trained; `weights` names it: "epoch" or "swa") and
+        keep it as the best model folder when it wins under `selection_key`."""
+        from ..evaluation.metrics import VALIDATION_METRICS, compute_caption_metrics, distinct_captions
+
+        training = self.config.training
+        student = student or self.accelerator.unwrap_model(self.module).student
+        student.eval()
+        predictions = self._caption_validation_split(student)
+        student.train()
         if not self.accelerator.is_main_process:
             return math.nan
-        training = self.config.training
-        student = self.accelerator.unwrap_model(self.module).student
-        student.eval()
-        predictions = caption_split(self.captioner(), self.validation_rows, progress=False,
-                                    num_beams=training.num_beams, max_new_tokens=training.max_words)
         references = [list(r) for r in self.validation_rows["captions"]]
         scores = compute_caption_metrics(predictions, references, metrics=VALIDATION_METRICS)
-        student.train()
         metric = training.selection_metric
         if metric not in scores.corpus:
             raise RuntimeError(f"validation metric {metric} unavailable: {scores.unavailable.get(metric)}")
         score = scores.corpus[metric]
-        self.state.history.append({"epoch": self.state.epoch, **scores.corpus})
+        distinct = distinct_captions(predictions)
+        measured = {**scores.corpus, "distinct_captions": distinct, "distinct_fraction": distinct / len(predictions)}
+        self.state.history.append({"epoch": self.state.epoch, "weights": weights, **measured})
         if self.config.training.log_with:
-            self.accelerator.log({f"validation/{k}": v for k, v in scores.corpus.items()}, step=self.state.global_step)
-        logger.info("epoch %d validation: %s", self.state.epoch, {k: round(v, 4) for k, v in scores.corpus.items()})
-        if score > self.state.best_score:
-            self.state.best_score, self.state.best_epoch = score, self.state.epoch
+            self.accelerator.log({f"validation/{k}": v for k, v in measured.items()}, step=self.state.global_step)
+        key = selection_key(score, measured["distinct_fraction"], training.min_distinct_fraction)
+        selected = key > (self.state.best_eligible, self.state.best_score)
+        name = f"epoch {self.state.epoch}" if weights == "epoch" else \
+            f"average of epochs {training.swa_start_epoch}-{self.state.epoch}"
+        self.accelerator.print(
+            f"{name} validation: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.corpus.items())
+            + f", distinct captions {distinct} of {len(predictions)}"
+            + ("" if key[0] else f" (below training.min_distinct_fraction {training.min_distinct_fraction})")
+            + (" -> selected" if selected else "")
+        )
+        if selected:
+            self.state.best_eligible, self.state.best_score, self.state.best_epoch = *key, self.state.epoch
+            self.state.best_weights = weights
             save_model_folder(student, self.tokenizer, self.best_dir)
         return score
 
@@ -344,10 +423,32 @@ class Trainer:
         return self.model_dir
 
 
+def selection_note(config: DistillConfig, state: TrainerState, best: dict) -> str:
+    """Which checkpoint the folder holds and why, in a sentence."""
+    training = config.training
+    distinct = (f"{best['distinct_captions']} distinct validation captions ({best['distinct_fraction']:.0%})"
+                if "distinct_captions" in best else "distinct captions not recorded")
+    validated = len(state.history or [])
+    if state.best_weights == "swa":
+        return (f"The weights are the average of those after epochs {training.swa_start_epoch}-{state.best_epoch} "
+                f"(SWA). " + selection_note(config, replace(state, best_weights="epoch"), best))
+    if not training.min_distinct_fraction:
+        return (f"Selected: the best {training.selection_metric} of {validated} validations (the paper's rule); "
+                f"{distinct}.")
+    if state.best_eligible:
+        return (f"Selected: the best {training.selection_metric} of the validations whose captions were at least "
+                f"{training.min_distinct_fraction:.0%} distinct (training.min_distinct_fraction); {distinct}.")
+    return (f"**Warning**: no validation reached {training.min_distinct_fraction:.0%} distinct captions "
+            f"(training.min_distinct_fraction): this is the best {training.selection_metric} of {validated} "
+            f"validations, and it may have collapsed onto a few sentences; {distinct}.")
+
+
 def model_card(config: DistillConfig, state: TrainerState, test_scores: dict | None = None) -> str:
     """README.md for the model folder: metadata, how it was trained, the measured scores."""
-    best = next((h for h in state.history or [] if h["epoch"] == state.best_epoch), {})
-    rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in best.items() if k != "epoch")
+    best = next((h for h in state.history or [] if h["epoch"] == state.best_epoch
+                 and h.get("weights", "epoch") == state.best_weights), {})
+    rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in best.items() if k not in ("epoch", "weights", "distinct_captions",
+                                                                                   "distinct_fraction"))
     test = "\n".join(f"| {k} | {v:.4f} |" for k, v in (test_scores or {}).items())
     kd = config.kd
     return f"""---
@@ -366,12 +467,18 @@ An EfficientNet-B2 + 2-layer Transformer captioner (Xu et al., Interspeech 2024)
 - Data: `{config.data.dataset}` (labelled split `{config.data.train_split}`, audio-only split
   `{config.data.audio_only_split}`), teacher cache `{config.data.teacher_cache}`.
 - Losses: L_sup (weight {kd.sup_weight}) + L_seq ({'on' if kd.sequence_kd else 'off'}, weight {kd.seq_weight})
-  + L_enc `{kd.encoder_loss}` (weight {kd.enc_weight}).
+  + L_enc `{kd.encoder_loss}` (weight {kd.enc_weight}); sequence KD targets: `{kd.sequence_kd_choice}`.
+- Regularisers: SpecAugment {'on' if config.training.spec_augment else 'off'}, scheduled sampling
+  {f"linear to {config.training.scheduled_sampling_final_ratio}" if config.training.scheduled_sampling_final_ratio < 1
+   else 'off'}, weight averaging {f"from epoch {config.training.swa_start_epoch}" if config.training.swa_start_epoch
+   else 'off'}.
 - {config.training.epochs} epochs, {config.training.labelled_batch_size} labelled +
   {config.training.audio_only_batch_size if config.data.audio_only_split else 0} audio-only clips per step,
   peak LR {config.training.lr}.
 
-## Validation scores of this checkpoint (epoch {state.best_epoch}, beam {config.training.num_beams})
+## Validation scores of this checkpoint ({"SWA up to " if state.best_weights == "swa" else ""}epoch {state.best_epoch}, beam {config.training.num_beams})
+
+{selection_note(config, state, best)}
 
 | metric | score |
 |---|---|

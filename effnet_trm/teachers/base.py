@@ -2,7 +2,8 @@
 
 A teacher takes waveforms at its own sampling rate (the data pipeline resamples once for it) and
 gives clip embeddings (for encoder-level KD), optionally frame embeddings, and beam-search captions
-(for sequence-level KD).
+(for sequence-level KD): the top beam, or every beam with its score plus optional sampled captions
+(n-best sequence KD draws one of them per step).
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ class TeacherEmbeddings:
     clip: torch.Tensor
     frames: torch.Tensor | None = None
     frame_mask: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One of a clip's captions by the teacher."""
+
+    text: str
+    score: float  #: the teacher's length-normalised log-probability of it (beam search's sequence score)
+    source: str = "beam"  #: "beam" or "sample"
 
 
 class Teacher(ABC):
@@ -45,3 +55,12 @@ class Teacher(ABC):
     def embed_and_caption(self, waveforms: Sequence[np.ndarray], num_beams: int = 3) -> tuple[TeacherEmbeddings, list[str]]:
         """Both at once; teachers that can share the encoder pass override this."""
         return self.embed(waveforms), self.caption(waveforms, num_beams=num_beams)
+
+    def embed_and_hypotheses(self, waveforms: Sequence[np.ndarray], num_beams: int = 3,
+                             num_samples: int = 0) -> tuple[TeacherEmbeddings, list[list[Hypothesis]]]:
+        """Embeddings and, per clip, every beam (best first) then `num_samples` sampled captions, scored.
+
+        This default knows only the top beam (score 0); teachers with access to their search override it.
+        """
+        embeddings, captions = self.embed_and_caption(waveforms, num_beams=num_beams)
+        return embeddings, [[Hypothesis(caption, 0.0)] for caption in captions]

@@ -1,7 +1,10 @@
 """Run a teacher once over a dataset and keep its outputs, so distillation never runs it again.
 
 Per clip (and per fixed crop of clips longer than the teacher's window) the cache holds the
-beam-search pseudo-caption and the clip embedding, keyed by `audio_id` and `crop_index`. Work is
+clip embedding and the beam-search pseudo-captions (the top beam in `caption`; every beam, then any
+sampled captions, with their scores in `captions`, `caption_scores`, `caption_sources`), keyed by `audio_id` and `crop_index`, with the
+window's start and end in the clip: distillation crops the student's audio inside the window the
+teacher heard, so the targets describe what the student hears. Work is
 written in small Parquet shards as it goes: an interrupted run resumes where it stopped, computing
 no clip twice and losing none. Clips that cannot be read are skipped, listed in `failures.json` and
 summarised.
@@ -75,6 +78,7 @@ def build_teacher_cache(
     batch_size: int = 16,
     crop_seconds: float = 10.0,
     num_beams: int = 3,
+    num_samples: int = 0,
 ) -> dict:
     """Fill (or complete) the cache in `out_dir`; returns a summary dict (computed, reused, failed)."""
     from datasets import load_from_disk
@@ -102,14 +106,16 @@ def build_teacher_cache(
                                                              crop_seconds)):
                 key = CacheKey(row["audio_id"], index)
                 if key not in done:
-                    pending.append((key, start / teacher.sampling_rate, waveform[start:end]))
+                    pending.append((key, (start / teacher.sampling_rate, end / teacher.sampling_rate),
+                                    waveform[start:end]))
             while len(pending) >= batch_size:
-                computed += _flush(teacher, pending[:batch_size], shard_dir, split, num_beams)
+                computed += _flush(teacher, pending[:batch_size], shard_dir, split, num_beams, num_samples)
                 pending = pending[batch_size:]
         if pending:
-            computed += _flush(teacher, pending, shard_dir, split, num_beams)
+            computed += _flush(teacher, pending, shard_dir, split, num_beams, num_samples)
     info = {"teacher_sampling_rate": teacher.sampling_rate, "embedding_dim": teacher.embedding_dim,
-            "num_beams": num_beams, "dataset": str(dataset_dir), "splits": list(splits)}
+            "num_beams": num_beams, "num_samples": num_samples, "window_seconds": min(int(crop_seconds * teacher.sampling_rate), max_samples)
+            / teacher.sampling_rate, "dataset": str(dataset_dir), "splits": list(splits)}
     (out_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
     previous = json.loads((out_dir / FAILURES_FILE).read_text()) if (out_dir / FAILURES_FILE).exists() else {}
     (out_dir / FAILURES_FILE).write_text(json.dumps({**previous, **failures}, indent=2) + "\n")
@@ -118,12 +124,15 @@ def build_teacher_cache(
     return summary
 
 
-def _flush(teacher: Teacher, items, shard_dir: Path, split: str, num_beams: int) -> int:
-    embeddings, captions = teacher.embed_and_caption([wave for _, _, wave in items], num_beams=num_beams)
+def _flush(teacher: Teacher, items, shard_dir: Path, split: str, num_beams: int, num_samples: int) -> int:
+    embeddings, hypotheses = teacher.embed_and_hypotheses([wave for _, _, wave in items], num_beams=num_beams,
+                                                          num_samples=num_samples)
     records = [
-        {"audio_id": key.audio_id, "crop_index": key.crop_index, "crop_start": start, "split": split,
-         "caption": caption, "clip_embedding": embedding.tolist()}
-        for (key, start, _), caption, embedding in zip(items, captions, embeddings.clip.float().numpy())
+        {"audio_id": key.audio_id, "crop_index": key.crop_index, "crop_start": start, "crop_end": end,
+         "split": split, "caption": found[0].text, "captions": [h.text for h in found],
+         "caption_scores": [h.score for h in found], "caption_sources": [h.source for h in found],
+         "clip_embedding": embedding.tolist()}
+        for (key, (start, end), _), found, embedding in zip(items, hypotheses, embeddings.clip.float().numpy())
     ]
     _write_shard(shard_dir, records)
     return len(records)
@@ -131,28 +140,59 @@ def _flush(teacher: Teacher, items, shard_dir: Path, split: str, num_beams: int)
 
 @dataclass
 class TeacherTargets:
-    """What the student is distilled towards, for one clip."""
+    """What the student is distilled towards, for one window of a clip (the whole clip when it fits)."""
 
-    caption: str
+    caption: str  #: the top beam
     clip_embedding: np.ndarray
+    start_seconds: float = 0.0  #: where the teacher's window starts in the clip
+    end_seconds: float | None = None  #: where it ends; None: at the clip's end
+    hypotheses: tuple[str, ...] = ()  #: every beam (best first), then sampled captions; () in old caches
+    scores: tuple[float, ...] = ()  #: their scores (length-normalised log-probabilities)
+
+    @property
+    def has_alternatives(self) -> bool:
+        return len(self.hypotheses) > 1
+
+
+def _rows(shard_dir: Path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return [row for shard in sorted(shard_dir.glob("*.parquet")) for row in pq.read_table(shard).to_pylist()]
+
+
+def _window_end(row: dict, windows_in_clip: int, window_seconds: float) -> float | None:
+    """Caches written before `crop_end` was stored hold fixed `window_seconds` windows for long clips
+    and the whole clip otherwise, as `fixed_crops` cuts them."""
+    if row.get("crop_end") is not None:
+        return row["crop_end"]
+    return None if windows_in_clip == 1 else row["crop_start"] + window_seconds
 
 
 def load_teacher_cache(out_dir: str | Path) -> tuple[dict[str, list[TeacherTargets]], dict]:
-    """audio_id -> its crops' targets (in crop order), and the cache's info."""
-    import pyarrow.parquet as pq
-
+    """audio_id -> its windows' targets (in window order), and the cache's info."""
     out_dir = Path(out_dir)
     if not (out_dir / INFO_FILE).exists():
         raise FileNotFoundError(f"{out_dir} is not a teacher cache (no {INFO_FILE}); build it with "
                                 "datasets_scripts/cache_teacher.py")
-    targets: dict[str, dict[int, TeacherTargets]] = {}
-    for shard in sorted((out_dir / SHARD_DIR).glob("*.parquet")):
-        table = pq.read_table(shard).to_pydict()
-        for audio_id, crop, caption, embedding in zip(table["audio_id"], table["crop_index"], table["caption"],
-                                                      table["clip_embedding"]):
-            targets.setdefault(audio_id, {})[crop] = TeacherTargets(caption, np.asarray(embedding, np.float32))
-    ordered = {audio_id: [crops[i] for i in sorted(crops)] for audio_id, crops in targets.items()}
-    return ordered, json.loads((out_dir / INFO_FILE).read_text())
+    info = json.loads((out_dir / INFO_FILE).read_text())
+    by_clip: dict[str, dict[int, dict]] = {}
+    for row in _rows(out_dir / SHARD_DIR):
+        by_clip.setdefault(row["audio_id"], {})[row["crop_index"]] = row
+    targets = {}
+    for audio_id, windows in by_clip.items():
+        targets[audio_id] = [
+            TeacherTargets(
+                caption=row["caption"],
+                clip_embedding=np.asarray(row["clip_embedding"], np.float32),
+                start_seconds=float(row["crop_start"]),
+                end_seconds=_window_end(row, len(windows), info.get("window_seconds", 10.0)),
+                # caches written before n-best caching hold the top beam only
+                hypotheses=tuple(row.get("captions") or (row["caption"],)),
+                scores=tuple(row.get("caption_scores") or (0.0,)),
+            )
+            for row in (windows[i] for i in sorted(windows))
+        ]
+    return targets, info
 
 
 def cache_as_dataset(out_dir: str | Path):

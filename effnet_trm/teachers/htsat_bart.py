@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from transformers import BartConfig, BartForConditionalGeneration
 
-from .base import Teacher, TeacherEmbeddings
+from .base import Hypothesis, Teacher, TeacherEmbeddings
 from .htsat import HTSAT, HTSATConfig
 
 logger = logging.getLogger(__name__)
@@ -120,6 +120,38 @@ class HTSATBartCaptioner(nn.Module):
             min_length=2, repetition_penalty=1.0,
         )
         return audio, ids
+
+    @torch.no_grad()
+    def generate_hypotheses(self, waveform: torch.Tensor, num_beams: int = 3, max_length: int = 30,
+                            num_samples: int = 0) -> tuple:
+        """Every beam (best first) and `num_samples` sampled captions per clip, with their scores.
+
+        Returns the audio output, the beams' ids `(batch * num_beams, length)` and sequence scores
+        (beam search's length-normalised log-probabilities), then the samples' ids and scores (their
+        mean token log-probability, on the same scale) or None when `num_samples` is 0.
+        """
+        audio, projected = self.encode_audio(waveform)
+        start = torch.full((waveform.shape[0], 1), self.decoder.config.decoder_start_token_id, device=waveform.device)
+        search = {"decoder_input_ids": start, "max_length": max_length, "min_length": 2, "repetition_penalty": 1.0,
+                  "output_scores": True, "return_dict_in_generate": True}
+        # fresh encoder outputs per call: generate expands them in place to its beams or samples
+        beams = self.decoder.generate(encoder_outputs=self.bart_encoder_outputs(projected), **search,
+                                      num_beams=num_beams, num_return_sequences=num_beams)
+        if not num_samples:
+            return audio, beams.sequences, beams.sequences_scores, None, None
+        samples = self.decoder.generate(encoder_outputs=self.bart_encoder_outputs(projected), **search,
+                                        do_sample=True, num_beams=1, num_return_sequences=num_samples)
+        return audio, beams.sequences, beams.sequences_scores, samples.sequences, self._mean_log_probability(samples)
+
+    def _mean_log_probability(self, generated) -> torch.Tensor:
+        """Mean log-probability of each sampled caption's tokens, up to and including its end token."""
+        token_scores = self.decoder.compute_transition_scores(generated.sequences, generated.scores,
+                                                              normalize_logits=True)
+        tokens = generated.sequences[:, -token_scores.shape[1]:]
+        ended = (tokens == self.decoder.config.eos_token_id).long()
+        counted = (ended.cumsum(dim=1) - ended) == 0  # no end token before this position
+        # torch.where, not a product: scores after the end token may be -inf (forced padding)
+        return torch.where(counted, token_scores, 0.0).sum(dim=1) / counted.sum(dim=1).clamp(min=1)
 
 
 # --- WavCaps checkpoints ------------------------------------------------------------------------------
@@ -229,6 +261,20 @@ class HTSATBartTeacher(Teacher):
         audio, ids = self.model.generate_ids(self.batch(waveforms), num_beams=num_beams, max_length=max_length)
         captions = [text.strip() for text in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
         return TeacherEmbeddings(clip=audio.clip.cpu(), frames=audio.frames.cpu()), captions
+
+    @torch.no_grad()
+    def embed_and_hypotheses(self, waveforms, num_beams: int = 3, num_samples: int = 0, max_length: int = 30):
+        audio, beam_ids, beam_scores, sample_ids, sample_scores = self.model.generate_hypotheses(
+            self.batch(waveforms), num_beams=num_beams, max_length=max_length, num_samples=num_samples)
+        hypotheses = [[] for _ in waveforms]
+        for ids, scores, per_clip, source in ((beam_ids, beam_scores, num_beams, "beam"),
+                                              (sample_ids, sample_scores, num_samples, "sample")):
+            if ids is None:
+                continue
+            texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+            for row, (text, score) in enumerate(zip(texts, scores.tolist())):
+                hypotheses[row // per_clip].append(Hypothesis(text.strip(), score, source))
+        return TeacherEmbeddings(clip=audio.clip.cpu(), frames=audio.frames.cpu()), hypotheses
 
 
 def parameter_counts(model: nn.Module) -> dict[str, int]:

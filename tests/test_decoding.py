@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from effnet_trm.decoding import TorchIncrementalDecoder, beam_search, fast_generate, fast_search_settings
+from effnet_trm.decoding import (TorchIncrementalDecoder, beam_search, fast_generate, fast_search_settings,
+                                 reference_generate)
 from effnet_trm.hub import init_model
 from effnet_trm.inference import Captioner
 from effnet_trm.optimize import optimize_for_inference
@@ -105,6 +106,27 @@ def test_settings_the_fast_search_does_not_cover_fall_back_to_generate(model):
     torch.manual_seed(0)
     sampled = captioner.generate_ids(wave, do_sample=True, num_beams=1, max_new_tokens=5)
     assert sampled.shape[0] == 1 and sampled[0, 0] == model.config.decoder_start_token_id
+
+
+def test_reference_beam_rule_through_generate_and_captioner(model):
+    """The authors' rule (tested step by step in test_conversion.py) is the same search whether
+    `generate` runs it (`custom_generate`) or the fast path does, and a folder's generation config
+    chooses it for `Captioner`."""
+    inputs = _inputs(model, seconds=(1.0, 1.5, 1.2, 0.7, 1.0))
+    requested = {"num_beams": 3, "max_new_tokens": 12, "num_return_sequences": 2}
+    with torch.inference_mode():
+        through_generate = model.generate(**inputs, **requested, custom_generate=reference_generate)
+        fast = fast_generate(model, **inputs, **fast_search_settings(model.generation_config,
+                                                                     {**requested, "beam_rule": "reference"}))
+        transformers_rule = model.generate(**inputs, **requested)
+    assert through_generate.tolist() == fast.tolist()
+    assert through_generate.tolist() != transformers_rule.tolist()  # the rules differ on these inputs
+    model.generation_config.beam_rule = "reference"
+    try:
+        settings = fast_search_settings(model.generation_config, requested)
+    finally:
+        del model.generation_config.beam_rule
+    assert settings["beam_rule"] == "reference"
 
 
 def test_beam_search_rejects_more_sequences_than_beams():

@@ -147,6 +147,8 @@ def reference_beam_search(
     - **scores per step**: log_softmax applied to the log-probs once more (their temperature step,
       `log_softmax(log_softmax(logit) / temp)`, at temp 1), and ties broken by `torch.topk`, as theirs.
 
+    Their decoder also treats a generated `<pad>` as padding in its input: `search_memory` has the
+    `TorchIncrementalDecoder` do the same (the ONNX decoder graph does not).
     Their search runs clip by clip; here the clips share the decoder calls and each stops on its own.
     `suppress` and `min_new_tokens` (not in theirs) mask tokens after the renormalisation.
     """
@@ -252,12 +254,14 @@ def embed_step(decoder, ids: torch.Tensor, position_embedding: torch.Tensor) -> 
     return decoder.embed_tokens(ids) * decoder.embed_scale + position_embedding
 
 
-def finish_layer_step(layer, hidden, query, keys, values, cross_keys, cross_values, memory_mask) -> torch.Tensor:
+def finish_layer_step(layer, hidden, query, keys, values, cross_keys, cross_values, memory_mask,
+                      word_mask=None) -> torch.Tensor:
     """`EffNetTrmDecoderLayer` for the newest position, once its query and the self-attention keys
-    and values (past and newest) are known: attention, post-norm residuals, ReLU feed-forward."""
+    and values (past and newest) are known: attention, post-norm residuals, ReLU feed-forward.
+    `word_mask` (`(rows, 1, 1, words)`, true = attend) leaves out words treated as padding."""
     heads = query.shape[1]
     # one query at the newest position: causality needs no mask
-    attended = F.scaled_dot_product_attention(query, keys, values)
+    attended = F.scaled_dot_product_attention(query, keys, values, attn_mask=word_mask)
     hidden = layer.self_attn_layer_norm(hidden + layer.self_attn.out_proj(merge_heads(attended)))
     query = split_heads(layer.encoder_attn.q_proj(hidden), heads)
     attended = F.scaled_dot_product_attention(query, cross_keys, cross_values, attn_mask=memory_mask)
@@ -282,9 +286,13 @@ class TorchIncrementalDecoder:
     self-attention keys/values written into a preallocated buffer, cross-attention keys/values computed
     once per clip and shared by its beams (which never move between clips), and no attention mask at
     all when no frame is padding.
+
+    `padding_token`: later words do not attend to a position holding it, as the reference decoder
+    treats `<pad>` in its input as padding (`cap_padding_mask`), even a `<pad>` it generated itself.
     """
 
-    def __init__(self, model, memory: torch.Tensor, memory_mask: torch.Tensor, num_beams: int, max_length: int):
+    def __init__(self, model, memory: torch.Tensor, memory_mask: torch.Tensor, num_beams: int, max_length: int,
+                 padding_token: int | None = None):
         if model.training:
             raise ValueError("TorchIncrementalDecoder is for inference: call model.eval() first")
         config = model.config
@@ -303,6 +311,8 @@ class TorchIncrementalDecoder:
             memory_mask.bool()[:, None, None, :].repeat_interleave(num_beams, dim=0)
         shape = (len(self.qkv), self.rows, self.heads, max_length, config.d_model // self.heads)
         self.keys, self.values = memory.new_empty(shape), memory.new_empty(shape)
+        self.padding_token = padding_token
+        self.word_mask = torch.ones(self.rows, 1, 1, max_length, dtype=torch.bool, device=memory.device)
         self.length = 0
 
     @torch.inference_mode()
@@ -310,13 +320,17 @@ class TorchIncrementalDecoder:
         t = self.length
         ids = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(self.keys.device).view(-1, 1)
         hidden = embed_step(self.model.decoder, ids, self.position_table[t])
+        word_mask = None
+        if self.padding_token is not None:
+            self.word_mask[:, 0, 0, t] = ids[:, 0] != self.padding_token
+            word_mask = None if bool(self.word_mask[..., : t + 1].all()) else self.word_mask[..., : t + 1]
         for i, layer in enumerate(self.model.decoder.layers):
             query, key, value = (split_heads(part, self.heads) for part in
                                  self.qkv[i](hidden).chunk(3, dim=-1))
             self.keys[i, :, :, t : t + 1] = key
             self.values[i, :, :, t : t + 1] = value
             hidden = finish_layer_step(layer, hidden, query, self.keys[i, :, :, : t + 1],
-                                       self.values[i, :, :, : t + 1], *self.cross[i], self.memory_mask)
+                                       self.values[i, :, :, : t + 1], *self.cross[i], self.memory_mask, word_mask)
         self.length = t + 1
         return torch.log_softmax(self.model.lm_head(hidden[:, 0]).float(), dim=-1).cpu().numpy()
 
@@ -325,6 +339,7 @@ class TorchIncrementalDecoder:
         filled = slice(0, self.length)
         self.keys[:, :, :, filled] = self.keys[:, index, :, filled]
         self.values[:, :, :, filled] = self.values[:, index, :, filled]
+        self.word_mask = self.word_mask[index]
 
 
 def fast_search_settings(generation_config, overrides: dict) -> dict | None:
@@ -377,14 +392,21 @@ def fast_generate(model, input_values: torch.Tensor, attention_mask: torch.Tenso
     """`model.generate`'s token ids `(batch * num_return_sequences, length)`, by `beam_search` over a
     `TorchIncrementalDecoder`. `settings` are those of `fast_search_settings`."""
     memory, memory_mask = encode_in_chunks(model, input_values, attention_mask)
-    num_beams = settings.pop("num_beams")
-    max_new_tokens = settings.pop("max_new_tokens")
-    decoder = TorchIncrementalDecoder(model, memory, memory_mask, num_beams, max_length=max_new_tokens + 1)
+    sequences = search_memory(model, memory, memory_mask, **settings)
+    return pad_sequences(sequences, padding_id(model.generation_config, model.config, settings["num_beams"])
+                         ).to(input_values.device)
+
+
+def search_memory(model, memory: torch.Tensor, memory_mask: torch.Tensor, num_beams: int, max_new_tokens: int,
+                  suppress_tokens=(), beam_rule: str = "transformers", **settings) -> list[list[int]]:
+    """`beam_search` over a `TorchIncrementalDecoder` for an encoder output `(clips, frames, dim)`. Under
+    the reference rule, generated `<pad>` words are also treated as padding, as the reference decoder does."""
     config = model.config
-    sequences = beam_search(decoder, input_values.shape[0], num_beams, max_new_tokens,
-                            bos=config.decoder_start_token_id, eos=config.eos_token_id,
-                            suppress=settings.pop("suppress_tokens", ()), **settings)
-    return pad_sequences(sequences, padding_id(model.generation_config, config, num_beams)).to(input_values.device)
+    padding_token = config.pad_token_id if beam_rule == "reference" else None
+    decoder = TorchIncrementalDecoder(model, memory, memory_mask, num_beams, max_length=max_new_tokens + 1,
+                                      padding_token=padding_token)
+    return beam_search(decoder, memory.shape[0], num_beams, max_new_tokens, bos=config.decoder_start_token_id,
+                       eos=config.eos_token_id, suppress=suppress_tokens, beam_rule=beam_rule, **settings)
 
 
 @torch.inference_mode()
@@ -395,17 +417,16 @@ def reference_generate(model, input_ids: torch.Tensor, logits_processor=None, st
         model.generate(**inputs, custom_generate=reference_generate)
 
     `generate` prepares the encoder output (repeated once per beam), the length and the special ids;
-    the search itself is `reference_beam_search` over a `TorchIncrementalDecoder`. Of the logits
+    the search itself is `reference_beam_search` (by `search_memory`). Of the logits
     processors only `suppress_tokens` is honoured, as in the fast search."""
     config = model.config
     num_beams = generation_config.num_beams or 1
     expand = max(num_beams, generation_config.num_return_sequences or 1)
     encoded = model_kwargs["encoder_outputs"]
     memory, memory_mask = encoded.last_hidden_state[::expand], encoded.attention_mask[::expand]
-    max_new_tokens = generation_config.max_length - input_ids.shape[1]
-    decoder = TorchIncrementalDecoder(model, memory, memory_mask, num_beams, max_length=max_new_tokens + 1)
-    sequences = reference_beam_search(
-        decoder, memory.shape[0], num_beams, max_new_tokens, bos=config.decoder_start_token_id, eos=config.eos_token_id,
-        suppress=generation_config.suppress_tokens or (), num_return_sequences=generation_config.num_return_sequences or 1,
+    sequences = search_memory(
+        model, memory, memory_mask, num_beams, generation_config.max_length - input_ids.shape[1],
+        suppress_tokens=generation_config.suppress_tokens or (), beam_rule="reference",
+        num_return_sequences=generation_config.num_return_sequences or 1,
         min_new_tokens=generation_config.min_new_tokens or 0)
     return pad_sequences(sequences, padding_id(generation_config, config, num_beams)).to(input_ids.device)

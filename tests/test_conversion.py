@@ -21,7 +21,12 @@ from configuration_effnet_trm import EffNetTrmConfig
 from effnet_trm.conversion.reference import ConversionError, convert, convert_state_dict, position_settings
 from effnet_trm.decoding import TorchIncrementalDecoder, beam_search
 from effnet_trm.inference import Captioner
-from modeling_effnet_trm import EffNetTrmForAudioCaptioning, EffNetTrmLogMel, mel_filterbank, sinusoidal_position_embedding
+from modeling_effnet_trm import (
+    EffNetTrmForAudioCaptioning,
+    EffNetTrmLogMel,
+    mel_filterbank,
+    sinusoidal_position_embedding,
+)
 
 efficientnet_pytorch = pytest.importorskip("efficientnet_pytorch")
 KEYS_FILE = Path(__file__).resolve().parents[1] / "effnet_trm" / "conversion" / "reference_keys.json"
@@ -134,7 +139,7 @@ def test_a_sinusoidal_table_is_verified_not_stored(converted):
 
 def test_unknown_or_missing_tensors_are_errors(converted):
     _, _, state, _, _ = converted
-    fresh = lambda: EffNetTrmForAudioCaptioning(  # noqa: E731
+    fresh = lambda: EffNetTrmForAudioCaptioning(
         EffNetTrmConfig(**REFERENCE_CONFIG, position_embedding="stored"))
     with pytest.raises(ConversionError, match="no place in the model.*surprise"):
         convert_state_dict({**state, "model.model.decoder.surprise": torch.zeros(1)}, fresh())

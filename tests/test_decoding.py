@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from effnet_trm.decoding import (TorchIncrementalDecoder, beam_search, fast_generate, fast_search_settings,
-                                 reference_generate)
+from effnet_trm.decoding import (
+    TorchIncrementalDecoder,
+    beam_search,
+    fast_generate,
+    fast_search_settings,
+    reference_generate,
+)
 from effnet_trm.hub import init_model
 from effnet_trm.inference import Captioner
 from effnet_trm.optimize import optimize_for_inference
@@ -53,6 +58,25 @@ def test_incremental_decoder_matches_forward_through_reorders(model):
         order = np.array([clip * num_beams + generator.integers(num_beams) for clip in rows])
         decoder.reorder(order)
         histories = [histories[source] + [int(generator.integers(4, model.config.vocab_size))] for source in order]
+
+
+@torch.inference_mode()
+def test_incremental_decoder_treats_a_padding_token_as_padding(model):
+    """The reference decoder masks `<pad>` words in its input (even generated ones): with
+    `padding_token` the fast path equals the forward pass given that mask, and differs without it."""
+    inputs = _inputs(model)
+    encoded = model.encode(inputs["input_values"], inputs["attention_mask"])
+    pad = model.config.pad_token_id
+    histories = torch.tensor([[1, 7, pad, 9, 11], [1, pad, pad, 5, 6], [1, 4, 5, 6, 7]])
+    expected = model(encoder_outputs=encoded, decoder_input_ids=histories,
+                     decoder_attention_mask=histories != pad).logits.log_softmax(-1)
+    masked = TorchIncrementalDecoder(model, encoded.last_hidden_state, encoded.attention_mask, 1, 5, padding_token=pad)
+    plain = TorchIncrementalDecoder(model, encoded.last_hidden_state, encoded.attention_mask, 1, 5)
+    for position in range(histories.shape[1]):
+        np.testing.assert_allclose(masked.step(histories[:, position].numpy()), expected[:, position].numpy(),
+                                   atol=1e-4)
+        unmasked = plain.step(histories[:, position].numpy())
+    assert np.abs(unmasked[:2] - expected[:2, -1].numpy()).max() > 1e-3
 
 
 SETTINGS = [

@@ -17,6 +17,10 @@ CUSTOM_PIPELINES = {
 }
 
 
+#: Sources of the decoder's word-position table (see `EffNetTrmConfig.position_embedding`).
+POSITION_EMBEDDINGS = ("sinusoidal", "stored")
+
+
 class EffNetTrmConfig(PretrainedConfig):
     r"""Configuration of [`EffNetTrmForAudioCaptioning`]: a log-mel front end, an EfficientNet-B2
     encoder and a small Transformer decoder over a word vocabulary.
@@ -76,6 +80,12 @@ class EffNetTrmConfig(PretrainedConfig):
         max_position_embeddings (`int`, *optional*, defaults to 100):
             Length of the sinusoidal word-position table: the longest caption, in words, the decoder
             can read.
+        position_embedding (`str`, *optional*, defaults to `"sinusoidal"`):
+            Where the decoder's word-position table comes from. `"sinusoidal"` computes the fixed sin/cos
+            table (nothing is stored; models trained by this package). `"stored"` reads a
+            `(max_position_embeddings, d_model)` table saved with the weights (`decoder.position_table`,
+            not trained): checkpoints converted from the reference implementation, whose initialisation
+            overwrote its "sinusoidal" table with Xavier noise, carry that table as it is.
         tie_word_embeddings (`bool`, *optional*, defaults to `True`):
             Whether the output layer shares its weight with the word embedding.
         init_std (`float`, *optional*, defaults to 0.02):
@@ -116,6 +126,7 @@ class EffNetTrmConfig(PretrainedConfig):
         decoder_ffn_dim: int = 1024,
         dropout: float = 0.2,
         max_position_embeddings: int = 100,
+        position_embedding: str = "sinusoidal",
         tie_word_embeddings: bool = True,
         init_std: float = 0.02,
         pad_token_id: int = 0,
@@ -133,6 +144,8 @@ class EffNetTrmConfig(PretrainedConfig):
             raise ValueError(
                 f"encoder_padding must be '', 'same' or 'static_same_260', got {encoder_padding!r}"
             )
+        if position_embedding not in POSITION_EMBEDDINGS:
+            raise ValueError(f"position_embedding must be one of {POSITION_EMBEDDINGS}, got {position_embedding!r}")
         self.vocab_size = vocab_size
         self.sampling_rate = sampling_rate
         self.n_fft = n_fft
@@ -154,6 +167,7 @@ class EffNetTrmConfig(PretrainedConfig):
         self.decoder_ffn_dim = decoder_ffn_dim
         self.dropout = dropout
         self.max_position_embeddings = max_position_embeddings
+        self.position_embedding = position_embedding
         self.init_std = init_std
         super().__init__(
             pad_token_id=pad_token_id,

@@ -6,7 +6,10 @@
     python convert_reference_checkpoint.py experiments/.../swa.pth outputs/my-student   # a training checkpoint
 
 The result loads with AutoModel.from_pretrained(OUT, trust_remote_code=True). The KD heads the
-released files carry are dropped and listed; any tensor that does not map is an error.
+released files carry are dropped and listed; any tensor that does not map is an error. The
+checkpoint's positional table (Xavier noise in the authors' models) is kept as it is; a training
+checkpoint, which has none, gets zeros (the report says so). The folder decodes with the authors'
+beam rule (generation config `beam_rule="reference"`).
 """
 
 from __future__ import annotations

@@ -470,10 +470,12 @@ class EffNetTrmDecoderLayer(nn.Module):
 
 
 class EffNetTrmDecoder(nn.Module):
-    """Word embedding (x sqrt(d_model)) + sinusoidal positions, memory projection, decoder layers.
+    """Word embedding (x sqrt(d_model)) + word positions, memory projection, decoder layers.
 
-    The memory projection is Linear -> ReLU -> Dropout -> LayerNorm (indices 0 and 3 hold weights, as
-    in the reference `attn_proj`); no positional encoding is added to the audio memory.
+    The positions are the sinusoidal table, or with `config.position_embedding="stored"` the table saved
+    with the weights (`position_table`). The memory projection is Linear -> ReLU -> Dropout -> LayerNorm
+    (indices 0 and 3 hold weights, as in the reference `attn_proj`); no positional encoding is added to
+    the audio memory.
     """
 
     def __init__(self, config: EffNetTrmConfig):
@@ -489,6 +491,18 @@ class EffNetTrmDecoder(nn.Module):
         )
         self.dropout = nn.Dropout(config.dropout)
         self.layers = nn.ModuleList(EffNetTrmDecoderLayer(config, i) for i in range(config.decoder_layers))
+        # a stored table is a buffer saved with the weights and never trained; the sinusoidal one is
+        # computed, so the models this package trains store nothing
+        stored = config.position_embedding == "stored"
+        table = torch.zeros(config.max_position_embeddings, config.d_model) if stored else None
+        self.register_buffer("position_table", table)
+
+    def position_embeddings(self, positions: torch.Tensor) -> torch.Tensor:
+        """The word-position embeddings at `positions` -> `(*positions.shape, d_model)`. Every decoding
+        path (the model, `effnet_trm.decoding`, the ONNX step graph) takes its positions from here."""
+        if self.position_table is None:
+            return sinusoidal_position_embedding(positions, self.config.d_model)
+        return self.position_table[positions]
 
     def forward(
         self,
@@ -508,7 +522,7 @@ class EffNetTrmDecoder(nn.Module):
             )
         positions = torch.arange(past_length, total_length, device=input_ids.device)
         hidden_states = self.embed_tokens(input_ids) * self.embed_scale
-        hidden_states = self.dropout(hidden_states + sinusoidal_position_embedding(positions, self.config.d_model))
+        hidden_states = self.dropout(hidden_states + self.position_embeddings(positions))
 
         # causal mask over (query, key) positions, combined with an optional key padding mask
         key_positions = torch.arange(total_length, device=input_ids.device)
@@ -540,7 +554,8 @@ class EffNetTrmPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
 
     def _init_weights(self, module: nn.Module) -> None:
-        """Xavier-uniform for linear and embedding weights (as the reference decoder), zero biases.
+        """Xavier-uniform for linear and embedding weights (as the reference decoder), zero biases, the
+        sinusoidal values for a stored position table.
 
         The EfficientNet keeps timm's own initialisation (He-normal convolutions, unit batch norms).
         """
@@ -551,6 +566,10 @@ class EffNetTrmPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.LayerNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
+        elif isinstance(module, EffNetTrmDecoder) and module.position_table is not None:
+            # a fresh "stored" model starts from the sinusoidal table; a checkpoint's own table replaces it
+            positions = torch.arange(module.position_table.shape[0], device=module.position_table.device)
+            init.copy_(module.position_table, sinusoidal_position_embedding(positions, module.config.d_model))
 
 
 class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):

@@ -11,7 +11,9 @@ model state (key/value caches) and turns the last token of every beam into next-
 
 `beam_search` reproduces transformers' beam search (2 x beams candidates per step, finished hypotheses
 scored by sum of log-probs / generated length ** length_penalty, the same stopping rules), and with one
-beam it is greedy search; `tests/test_decoding.py` checks captions equal to `generate`'s.
+beam it is greedy search; `tests/test_decoding.py` checks captions equal to `generate`'s. With
+`beam_rule="reference"` it is instead the search of the authors' code (wsntxxn/AudioCaption,
+`CaptionModel.beam_search`), which converted checkpoints use by default: see `reference_beam_search`.
 """
 
 from __future__ import annotations
@@ -23,15 +25,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from modeling_effnet_trm import sinusoidal_position_embedding
-
 #: The paper's decoding, unless a caller asks otherwise: beam search with 3 beams, at most 20 words.
 DEFAULT_SEARCH = {"num_beams": 3, "max_new_tokens": 20}
 #: `generate` settings the fast search understands; anything else falls back to `generate`.
 FAST_SEARCH_SETTINGS = frozenset({
     "num_beams", "max_new_tokens", "min_new_tokens", "num_return_sequences", "length_penalty", "early_stopping",
-    "suppress_tokens", "do_sample",
+    "suppress_tokens", "do_sample", "beam_rule",
 })
+#: Beam-search rules: transformers' (`generate`'s) and the reference implementation's. A model folder
+#: chooses one with a `beam_rule` entry in its generation config (converted checkpoints: "reference").
+BEAM_RULES = ("transformers", "reference")
 
 
 class IncrementalDecoder(Protocol):
@@ -56,13 +59,20 @@ def beam_search(
     min_new_tokens: int = 0,
     length_penalty: float = 1.0,
     early_stopping: bool = False,
+    beam_rule: str = "transformers",
 ) -> list[list[int]]:
     """Beam search over `decoder` (whose rows are clip-major: clip 0's beams first).
 
     Returns `batch_size * num_return_sequences` token lists, each starting with `bos`, best first per clip.
+    `beam_rule="reference"` runs `reference_beam_search` (which has no length penalty or early stopping).
     """
     if num_return_sequences > num_beams:
         raise ValueError(f"num_return_sequences ({num_return_sequences}) cannot exceed num_beams ({num_beams})")
+    if beam_rule not in BEAM_RULES:
+        raise ValueError(f"beam_rule must be one of {BEAM_RULES}, got {beam_rule!r}")
+    if beam_rule == "reference":
+        return reference_beam_search(decoder, batch_size, num_beams, max_new_tokens, bos, eos, suppress,
+                                     num_return_sequences, min_new_tokens)
     tokens = np.full((batch_size, num_beams, 1), bos, dtype=np.int64)
     scores = np.full((batch_size, num_beams), -1e9, dtype=np.float32)
     scores[:, 0] = 0.0  # all beams start identical: only the first may expand at step 1
@@ -107,6 +117,73 @@ def beam_search(
             break
         decoder.reorder((source + np.arange(batch_size)[:, None] * num_beams).reshape(-1))
         tokens, scores = new_tokens, new_scores
+    return [ids for hypotheses in finished
+            for _, ids in sorted(hypotheses, key=lambda item: -item[0])[:num_return_sequences]]
+
+
+def reference_beam_search(
+    decoder: IncrementalDecoder,
+    batch_size: int,
+    num_beams: int,
+    max_new_tokens: int,
+    bos: int,
+    eos: int,
+    suppress: Sequence[int] = (),
+    num_return_sequences: int = 1,
+    min_new_tokens: int = 0,
+) -> list[list[int]]:
+    """The beam search of the authors' code (`CaptionModel.beam_search` in wsntxxn/AudioCaption's
+    `captioning/models/base.py` and `hf_wrapper.py`), rule for rule, so that converted checkpoints give
+    their captions. Where it differs from transformers' (`beam_search`):
+
+    - **slots**: each step keeps the `num_beams` best candidates, ended ones included (transformers takes
+      2 x beams candidates and refills the beam with the best that did not end). An ended hypothesis is
+      recorded and its running score lowered by 1000, so from the next step on only the open hypotheses'
+      continuations are chosen, while some remain;
+    - **score**: a recorded hypothesis scores sum of log-probs / (words + 1), `<eos>` counted;
+    - **stop**: when *exactly* `num_beams` hypotheses have been recorded; if two end at the same step
+      and the count jumps past `num_beams`, the search goes on to `max_new_tokens`, where every
+      hypothesis still in the beam is recorded;
+    - **scores per step**: log_softmax applied to the log-probs once more (their temperature step,
+      `log_softmax(log_softmax(logit) / temp)`, at temp 1), and ties broken by `torch.topk`, as theirs.
+
+    Their decoder also treats a generated `<pad>` as padding in its input: `search_memory` has the
+    `TorchIncrementalDecoder` do the same (the ONNX decoder graph does not).
+    Their search runs clip by clip; here the clips share the decoder calls and each stops on its own.
+    `suppress` and `min_new_tokens` (not in theirs) mask tokens after the renormalisation.
+    """
+    running = torch.zeros(batch_size, num_beams)  # their `topk_logprob`, one row per clip
+    tokens = np.full((batch_size, num_beams, 1), bos, dtype=np.int64)
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch_size)]
+    done = np.zeros(batch_size, dtype=bool)
+    suppress = list(suppress)
+    for step in range(max_new_tokens):
+        log_probs = torch.log_softmax(torch.from_numpy(decoder.step(tokens[:, :, -1].reshape(-1))), dim=-1)
+        if suppress:
+            log_probs[:, suppress] = -torch.inf
+        if step < min_new_tokens:
+            log_probs[:, eos] = -torch.inf
+        vocab = log_probs.shape[-1]
+        candidates = running.unsqueeze(-1) + log_probs.view(batch_size, num_beams, vocab)
+        source = np.tile(np.arange(num_beams), (batch_size, 1))
+        # clips that stopped keep their hypotheses and are fed `<eos>` until every clip has stopped
+        new_tokens = np.concatenate([tokens, np.full((batch_size, num_beams, 1), eos, dtype=np.int64)], axis=2)
+        for b in np.flatnonzero(~done):
+            # at the first step every beam holds the same `<bos>`: choose among the first one's words
+            top_scores, top = (candidates[b, 0] if step == 0 else candidates[b].reshape(-1)).topk(num_beams)
+            beams, words = (top // vocab).numpy(), (top % vocab).numpy()
+            new_tokens[b, :, :-1], new_tokens[b, :, -1] = tokens[b, beams], words
+            ended = (words == eos) | (step == max_new_tokens - 1)
+            for beam in np.flatnonzero(ended):
+                finished[b].append((top_scores[beam].item() / (step + 1), new_tokens[b, beam].tolist()))
+            top_scores[torch.from_numpy(ended)] -= 1000
+            running[b], source[b] = top_scores, beams
+            done[b] = len(finished[b]) == num_beams
+        if done.all() or step == max_new_tokens - 1:
+            break
+        decoder.reorder((source + np.arange(batch_size)[:, None] * num_beams).reshape(-1))
+        tokens = new_tokens
+    # sorted() keeps the recording order among equal scores, as theirs does
     return [ids for hypotheses in finished
             for _, ids in sorted(hypotheses, key=lambda item: -item[0])[:num_return_sequences]]
 
@@ -177,12 +254,14 @@ def embed_step(decoder, ids: torch.Tensor, position_embedding: torch.Tensor) -> 
     return decoder.embed_tokens(ids) * decoder.embed_scale + position_embedding
 
 
-def finish_layer_step(layer, hidden, query, keys, values, cross_keys, cross_values, memory_mask) -> torch.Tensor:
+def finish_layer_step(layer, hidden, query, keys, values, cross_keys, cross_values, memory_mask,
+                      word_mask=None) -> torch.Tensor:
     """`EffNetTrmDecoderLayer` for the newest position, once its query and the self-attention keys
-    and values (past and newest) are known: attention, post-norm residuals, ReLU feed-forward."""
+    and values (past and newest) are known: attention, post-norm residuals, ReLU feed-forward.
+    `word_mask` (`(rows, 1, 1, words)`, true = attend) leaves out words treated as padding."""
     heads = query.shape[1]
     # one query at the newest position: causality needs no mask
-    attended = F.scaled_dot_product_attention(query, keys, values)
+    attended = F.scaled_dot_product_attention(query, keys, values, attn_mask=word_mask)
     hidden = layer.self_attn_layer_norm(hidden + layer.self_attn.out_proj(merge_heads(attended)))
     query = split_heads(layer.encoder_attn.q_proj(hidden), heads)
     attended = F.scaled_dot_product_attention(query, cross_keys, cross_values, attn_mask=memory_mask)
@@ -207,9 +286,13 @@ class TorchIncrementalDecoder:
     self-attention keys/values written into a preallocated buffer, cross-attention keys/values computed
     once per clip and shared by its beams (which never move between clips), and no attention mask at
     all when no frame is padding.
+
+    `padding_token`: later words do not attend to a position holding it, as the reference decoder
+    treats `<pad>` in its input as padding (`cap_padding_mask`), even a `<pad>` it generated itself.
     """
 
-    def __init__(self, model, memory: torch.Tensor, memory_mask: torch.Tensor, num_beams: int, max_length: int):
+    def __init__(self, model, memory: torch.Tensor, memory_mask: torch.Tensor, num_beams: int, max_length: int,
+                 padding_token: int | None = None):
         if model.training:
             raise ValueError("TorchIncrementalDecoder is for inference: call model.eval() first")
         config = model.config
@@ -220,7 +303,7 @@ class TorchIncrementalDecoder:
         self.heads = config.decoder_attention_heads
         self.rows = memory.shape[0] * num_beams
         positions = torch.arange(max_length, device=memory.device)
-        self.position_table = sinusoidal_position_embedding(positions, config.d_model).to(memory.dtype)
+        self.position_table = model.decoder.position_embeddings(positions).to(memory.dtype)
         self.qkv = [self_attention_qkv(layer) for layer in model.decoder.layers]
         self.cross = [(keys.repeat_interleave(num_beams, dim=0), values.repeat_interleave(num_beams, dim=0))
                       for keys, values in cross_keys_values(model, memory)]
@@ -228,6 +311,8 @@ class TorchIncrementalDecoder:
             memory_mask.bool()[:, None, None, :].repeat_interleave(num_beams, dim=0)
         shape = (len(self.qkv), self.rows, self.heads, max_length, config.d_model // self.heads)
         self.keys, self.values = memory.new_empty(shape), memory.new_empty(shape)
+        self.padding_token = padding_token
+        self.word_mask = torch.ones(self.rows, 1, 1, max_length, dtype=torch.bool, device=memory.device)
         self.length = 0
 
     @torch.inference_mode()
@@ -235,13 +320,17 @@ class TorchIncrementalDecoder:
         t = self.length
         ids = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(self.keys.device).view(-1, 1)
         hidden = embed_step(self.model.decoder, ids, self.position_table[t])
+        word_mask = None
+        if self.padding_token is not None:
+            self.word_mask[:, 0, 0, t] = ids[:, 0] != self.padding_token
+            word_mask = None if bool(self.word_mask[..., : t + 1].all()) else self.word_mask[..., : t + 1]
         for i, layer in enumerate(self.model.decoder.layers):
             query, key, value = (split_heads(part, self.heads) for part in
                                  self.qkv[i](hidden).chunk(3, dim=-1))
             self.keys[i, :, :, t : t + 1] = key
             self.values[i, :, :, t : t + 1] = value
             hidden = finish_layer_step(layer, hidden, query, self.keys[i, :, :, : t + 1],
-                                       self.values[i, :, :, : t + 1], *self.cross[i], self.memory_mask)
+                                       self.values[i, :, :, : t + 1], *self.cross[i], self.memory_mask, word_mask)
         self.length = t + 1
         return torch.log_softmax(self.model.lm_head(hidden[:, 0]).float(), dim=-1).cpu().numpy()
 
@@ -250,6 +339,7 @@ class TorchIncrementalDecoder:
         filled = slice(0, self.length)
         self.keys[:, :, :, filled] = self.keys[:, index, :, filled]
         self.values[:, :, :, filled] = self.values[:, index, :, filled]
+        self.word_mask = self.word_mask[index]
 
 
 def fast_search_settings(generation_config, overrides: dict) -> dict | None:
@@ -263,6 +353,7 @@ def fast_search_settings(generation_config, overrides: dict) -> dict | None:
         "early_stopping": generation_config.early_stopping is True,
         "suppress_tokens": list(generation_config.suppress_tokens or []),
         "do_sample": bool(generation_config.do_sample),
+        "beam_rule": getattr(generation_config, "beam_rule", None) or "transformers",
     }
     if set(overrides) - FAST_SEARCH_SETTINGS:
         return None
@@ -301,11 +392,41 @@ def fast_generate(model, input_values: torch.Tensor, attention_mask: torch.Tenso
     """`model.generate`'s token ids `(batch * num_return_sequences, length)`, by `beam_search` over a
     `TorchIncrementalDecoder`. `settings` are those of `fast_search_settings`."""
     memory, memory_mask = encode_in_chunks(model, input_values, attention_mask)
-    num_beams = settings.pop("num_beams")
-    max_new_tokens = settings.pop("max_new_tokens")
-    decoder = TorchIncrementalDecoder(model, memory, memory_mask, num_beams, max_length=max_new_tokens + 1)
+    sequences = search_memory(model, memory, memory_mask, **settings)
+    return pad_sequences(sequences, padding_id(model.generation_config, model.config, settings["num_beams"])
+                         ).to(input_values.device)
+
+
+def search_memory(model, memory: torch.Tensor, memory_mask: torch.Tensor, num_beams: int, max_new_tokens: int,
+                  suppress_tokens=(), beam_rule: str = "transformers", **settings) -> list[list[int]]:
+    """`beam_search` over a `TorchIncrementalDecoder` for an encoder output `(clips, frames, dim)`. Under
+    the reference rule, generated `<pad>` words are also treated as padding, as the reference decoder does."""
     config = model.config
-    sequences = beam_search(decoder, input_values.shape[0], num_beams, max_new_tokens,
-                            bos=config.decoder_start_token_id, eos=config.eos_token_id,
-                            suppress=settings.pop("suppress_tokens", ()), **settings)
-    return pad_sequences(sequences, padding_id(model.generation_config, config, num_beams)).to(input_values.device)
+    padding_token = config.pad_token_id if beam_rule == "reference" else None
+    decoder = TorchIncrementalDecoder(model, memory, memory_mask, num_beams, max_length=max_new_tokens + 1,
+                                      padding_token=padding_token)
+    return beam_search(decoder, memory.shape[0], num_beams, max_new_tokens, bos=config.decoder_start_token_id,
+                       eos=config.eos_token_id, suppress=suppress_tokens, beam_rule=beam_rule, **settings)
+
+
+@torch.inference_mode()
+def reference_generate(model, input_ids: torch.Tensor, logits_processor=None, stopping_criteria=None,
+                       generation_config=None, synced_gpus: bool = False, **model_kwargs) -> torch.Tensor:
+    """The reference beam rule inside transformers' `generate`, as a custom decoding method::
+
+        model.generate(**inputs, custom_generate=reference_generate)
+
+    `generate` prepares the encoder output (repeated once per beam), the length and the special ids;
+    the search itself is `reference_beam_search` (by `search_memory`). Of the logits
+    processors only `suppress_tokens` is honoured, as in the fast search."""
+    config = model.config
+    num_beams = generation_config.num_beams or 1
+    expand = max(num_beams, generation_config.num_return_sequences or 1)
+    encoded = model_kwargs["encoder_outputs"]
+    memory, memory_mask = encoded.last_hidden_state[::expand], encoded.attention_mask[::expand]
+    sequences = search_memory(
+        model, memory, memory_mask, num_beams, generation_config.max_length - input_ids.shape[1],
+        suppress_tokens=generation_config.suppress_tokens or (), beam_rule="reference",
+        num_return_sequences=generation_config.num_return_sequences or 1,
+        min_new_tokens=generation_config.min_new_tokens or 0)
+    return pad_sequences(sequences, padding_id(generation_config, config, num_beams)).to(input_ids.device)

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from effnet_trm.decoding import TorchIncrementalDecoder, beam_search, fast_generate, fast_search_settings
+from effnet_trm.decoding import (
+    TorchIncrementalDecoder,
+    beam_search,
+    fast_generate,
+    fast_search_settings,
+    reference_generate,
+)
 from effnet_trm.hub import init_model
 from effnet_trm.inference import Captioner
 from effnet_trm.optimize import optimize_for_inference
@@ -52,6 +58,25 @@ def test_incremental_decoder_matches_forward_through_reorders(model):
         order = np.array([clip * num_beams + generator.integers(num_beams) for clip in rows])
         decoder.reorder(order)
         histories = [histories[source] + [int(generator.integers(4, model.config.vocab_size))] for source in order]
+
+
+@torch.inference_mode()
+def test_incremental_decoder_treats_a_padding_token_as_padding(model):
+    """The reference decoder masks `<pad>` words in its input (even generated ones): with
+    `padding_token` the fast path equals the forward pass given that mask, and differs without it."""
+    inputs = _inputs(model)
+    encoded = model.encode(inputs["input_values"], inputs["attention_mask"])
+    pad = model.config.pad_token_id
+    histories = torch.tensor([[1, 7, pad, 9, 11], [1, pad, pad, 5, 6], [1, 4, 5, 6, 7]])
+    expected = model(encoder_outputs=encoded, decoder_input_ids=histories,
+                     decoder_attention_mask=histories != pad).logits.log_softmax(-1)
+    masked = TorchIncrementalDecoder(model, encoded.last_hidden_state, encoded.attention_mask, 1, 5, padding_token=pad)
+    plain = TorchIncrementalDecoder(model, encoded.last_hidden_state, encoded.attention_mask, 1, 5)
+    for position in range(histories.shape[1]):
+        np.testing.assert_allclose(masked.step(histories[:, position].numpy()), expected[:, position].numpy(),
+                                   atol=1e-4)
+        unmasked = plain.step(histories[:, position].numpy())
+    assert np.abs(unmasked[:2] - expected[:2, -1].numpy()).max() > 1e-3
 
 
 SETTINGS = [
@@ -105,6 +130,27 @@ def test_settings_the_fast_search_does_not_cover_fall_back_to_generate(model):
     torch.manual_seed(0)
     sampled = captioner.generate_ids(wave, do_sample=True, num_beams=1, max_new_tokens=5)
     assert sampled.shape[0] == 1 and sampled[0, 0] == model.config.decoder_start_token_id
+
+
+def test_reference_beam_rule_through_generate_and_captioner(model):
+    """The authors' rule (tested step by step in test_conversion.py) is the same search whether
+    `generate` runs it (`custom_generate`) or the fast path does, and a folder's generation config
+    chooses it for `Captioner`."""
+    inputs = _inputs(model, seconds=(1.0, 1.5, 1.2, 0.7, 1.0))
+    requested = {"num_beams": 3, "max_new_tokens": 12, "num_return_sequences": 2}
+    with torch.inference_mode():
+        through_generate = model.generate(**inputs, **requested, custom_generate=reference_generate)
+        fast = fast_generate(model, **inputs, **fast_search_settings(model.generation_config,
+                                                                     {**requested, "beam_rule": "reference"}))
+        transformers_rule = model.generate(**inputs, **requested)
+    assert through_generate.tolist() == fast.tolist()
+    assert through_generate.tolist() != transformers_rule.tolist()  # the rules differ on these inputs
+    model.generation_config.beam_rule = "reference"
+    try:
+        settings = fast_search_settings(model.generation_config, requested)
+    finally:
+        del model.generation_config.beam_rule
+    assert settings["beam_rule"] == "reference"
 
 
 def test_beam_search_rejects_more_sequences_than_beams():

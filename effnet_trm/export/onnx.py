@@ -100,12 +100,10 @@ class _DecoderStepGraph(nn.Module):
             self.register_buffer(f"qkv_bias_{index}", bias.detach().clone())
 
     def forward(self, input_ids, past_keys, past_values, cross_keys, cross_values, frame_mask):
-        from modeling_effnet_trm import sinusoidal_position_embedding
-
         decoder = self.model.decoder
         heads = self.model.config.decoder_attention_heads
         position = torch.arange(past_keys.shape[3], past_keys.shape[3] + 1)
-        hidden = embed_step(decoder, input_ids, sinusoidal_position_embedding(position, decoder.config.d_model))
+        hidden = embed_step(decoder, input_ids, decoder.position_embeddings(position))
         memory_mask = frame_mask[:, None, None, :].bool()
         new_keys, new_values = [], []
         for index, layer in enumerate(decoder.layers):

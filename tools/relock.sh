@@ -11,7 +11,8 @@ rm -rf "$ENV"
 "$PYTHON" -m venv "$ENV"
 "$ENV/bin/pip" install -q --upgrade pip
 "$ENV/bin/pip" install -q -e ".[test,export,dev]"
-"$ENV/bin/python" -m effnet_trm.audioset.fetch 2>/dev/null || true   # weights the suite reads, if that module exists
+"$ENV/bin/python" -m effnet_trm.audioset.fetch || true   # YAMNet and the demo recordings, which the suite reads
+"$ENV/bin/python" -m effnet_trm.data.sources || true
 echo "resolved: $("$ENV/bin/pip" list --format=freeze | grep -iE '^(torch|transformers|timm|datasets|gradio)==' | tr '\n' ' ')"
 if ! "$ENV/bin/python" -m pytest -q -p no:cacheprovider; then
     echo "the suite fails on the newest releases: the lock is unchanged (see above for what broke)" >&2

@@ -7,7 +7,8 @@ audio-only data, over several seeds, with the teacher's own scores on top.
         --out outputs/distill_table_quick_t40                           # the README's table (~2 h)
     python benchmarks/distill_table.py --preset quick --out outputs/distill_table_quick_t40 --report-only
 
-It builds (or reuses) the corpus, the demo teacher and its cache as `make demo` does, then trains every
+It builds (or reuses) the corpus, the demo teacher and its cache as `make demo` does (encoders
+pretrained from YAMNet; `--no-pretrained`: from random weights), then trains every
 variant with configs/demo_quick.yaml as the base and scores it on the test split (beam 3). Prints mean
 +- std of the offline metrics, the number of distinct test captions (a collapsed captioner that says
 one sentence for every clip can still score on CIDEr-D), and the wall time; `--json` keeps every run.
@@ -60,6 +61,8 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override the student's epochs")
     parser.add_argument("--teacher-epochs", type=int, default=None,
                         help="epochs of the demo teacher (default: train_demo_teacher's, as `make demo`)")
+    parser.add_argument("--no-pretrained", dest="pretrained", action="store_false",
+                        help="both encoders from random weights (the table before encoder pretraining)")
     parser.add_argument("--out", default=None, help="output folder (default outputs/distill_table_<preset>)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--json", default=None)
@@ -75,6 +78,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     root = Path(args.out or f"outputs/distill_table_{args.preset}")
     settings = {"preset": args.preset, "epochs": args.epochs, "teacher_epochs": args.teacher_epochs,
+                "pretrained": args.pretrained,
                 "base_config_sha1": hashlib.sha1(Path(BASE_CONFIG).read_bytes()).hexdigest()[:12]}
     _check_settings(root, settings, report_only=args.report_only)
     dataset = Path(f"data/demo_{args.preset}")
@@ -99,7 +103,7 @@ def main(argv=None) -> int:
             overrides = VARIANTS[variant] + [
                 f"data.dataset={dataset}", f"data.teacher_cache={root / 'teacher_cache'}", f"training.seed={seed}",
                 f"output_dir={root / name}", f"model_dir={root / name / 'model'}", "training.log_with=null",
-            ] + ([f"training.epochs={args.epochs}"] if args.epochs else [])
+            ] + ([] if args.pretrained else ["model.encoder_init_from=null"]) + ([f"training.epochs={args.epochs}"] if args.epochs else [])
             run_started = time.perf_counter()
             model_dir = Trainer(load_config(BASE_CONFIG, overrides)).train()
             captions = caption_split(Captioner.from_pretrained(str(model_dir)), test, progress=False)
@@ -129,16 +133,15 @@ def _prepare_teacher(args, root: Path, dataset: Path, teacher_scores: Path):
 
     from effnet_trm.data import decode_split
     from effnet_trm.data.demo_corpus import build_demo_corpus
+    from effnet_trm.distill.demo import demo_teacher, pretrained_encoders
     from effnet_trm.teachers.cache import build_teacher_cache
-    from effnet_trm.teachers.htsat_bart import CHECKPOINT_FILE, HTSATBartTeacher
-    from effnet_trm.teachers.train_teacher import train_demo_teacher
 
     if not (dataset / "dataset_dict.json").exists():
         build_demo_corpus(dataset, preset=args.preset)
     teacher_dir = root / "teacher"
-    teacher = HTSATBartTeacher.from_pretrained(teacher_dir) if (teacher_dir / CHECKPOINT_FILE).exists() \
-        else train_demo_teacher(str(dataset), teacher_dir,
-                                **({"epochs": args.teacher_epochs} if args.teacher_epochs else {}))
+    # make demo's teacher: HTSAT pretrained from YAMNet, frozen (or from random weights: --no-pretrained)
+    encoder_init = pretrained_encoders()["htsat_demo"] if args.pretrained else None
+    teacher = demo_teacher(dataset, teacher_dir, encoder_init=encoder_init, epochs=args.teacher_epochs)
     build_teacher_cache(teacher, str(dataset), root / "teacher_cache", ["train", "audio_only"])
     test = load_from_disk(str(dataset))["test"]
     references = [list(r) for r in test["captions"]]

@@ -144,3 +144,27 @@ def test_the_pretraining_command_on_a_tiny_run(tmp_path):
     assert load_into(htsat, tmp_path / "htsat", "htsat_demo", HTSATDemoEncoder.not_saved) > 0
     with pytest.raises(ValueError, match="not 'htsat_demo'"):
         load_into(htsat, tmp_path / "effnet", "htsat_demo", HTSATDemoEncoder.not_saved)
+
+    # the demo teacher on that HTSAT, frozen: HTSAT leaves training exactly as it came in, and the
+    # loss of the cached-frames path equals the end-to-end one
+    from effnet_trm.teachers.train_teacher import train_demo_teacher
+
+    with pytest.raises(ValueError, match="pretrained encoder_init"):
+        train_demo_teacher(str(corpus), tmp_path / "no", freeze_encoder=True)
+    teacher = train_demo_teacher(str(corpus), tmp_path / "teacher", epochs=1, batch_size=4,
+                                 encoder_init=tmp_path / "htsat", freeze_encoder=True)
+    pretrained = HTSATDemoEncoder().htsat
+    load_into(pretrained, tmp_path / "htsat", "htsat_demo", HTSATDemoEncoder.not_saved)
+    after = teacher.model.encoder.audio_enc.state_dict()
+    for name, tensor in pretrained.state_dict().items():
+        if not name.startswith(HTSATDemoEncoder.not_saved):
+            torch.testing.assert_close(after[name], tensor, rtol=0, atol=0, msg=name)
+    checkpoint = torch.load(tmp_path / "teacher" / "teacher.pt", weights_only=True)
+    assert checkpoint["config"]["encoder_frozen"] is True
+    model = teacher.model
+    audio = torch.randn(2, 32000)
+    labels = torch.tensor([[4, 5, 6, 2], [4, 7, 2, -100]])
+    with torch.no_grad():
+        end_to_end = model(audio, labels)
+        cached = model.caption_loss(model.project(model.encoder.audio_enc(audio)), labels)
+    torch.testing.assert_close(end_to_end, cached)

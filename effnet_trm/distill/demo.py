@@ -22,8 +22,10 @@ from ..evaluation.metrics import ALL_METRICS, compute_caption_metrics, distinct_
 
 logger = logging.getLogger(__name__)
 
-#: Epochs of the demo teacher (HTSAT-BART, demo size) on train + audio_only captions.
-TEACHER_EPOCHS = 12
+#: Epochs of the demo teacher (HTSAT-BART, demo size) on train + audio_only captions: with the
+#: pretrained HTSAT frozen (its frames computed once, so an epoch is cheap), and end to end from
+#: random weights (`--no-pretrained`, the recipe before encoder pretraining).
+TEACHER_EPOCHS = {"pretrained": 60, "random": 12}
 REPORT_METRICS = ("bleu_1", "bleu_4", "meteor", "rouge_l", "cider_d", "spider", "fense", "sbert_sim_minilm")
 
 
@@ -47,7 +49,22 @@ def pretrained_encoders() -> dict[str, Path]:
     return folders
 
 
-def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml", teacher_epochs: int = TEACHER_EPOCHS,
+def demo_teacher(dataset: str | Path, teacher_dir: str | Path, seed: int = 0, encoder_init: str | Path | None = None,
+                 epochs: int | None = None):
+    """The demo teacher in `teacher_dir`, trained there first if missing: on the pretrained HTSAT
+    (`encoder_init`), kept frozen, or end to end from random weights without one."""
+    from ..teachers.htsat_bart import CHECKPOINT_FILE, HTSATBartTeacher
+    from ..teachers.train_teacher import train_demo_teacher
+
+    if (Path(teacher_dir) / CHECKPOINT_FILE).exists():
+        return HTSATBartTeacher.from_pretrained(teacher_dir)
+    pretrained = encoder_init is not None
+    return train_demo_teacher(str(dataset), teacher_dir, seed=seed, encoder_init=encoder_init,
+                              epochs=epochs or TEACHER_EPOCHS["pretrained" if pretrained else "random"],
+                              freeze_encoder=pretrained)
+
+
+def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml", teacher_epochs: int | None = None,
              overrides: list[str] = (), pretrained: bool = True) -> dict:
     from datasets import load_from_disk
 
@@ -56,8 +73,6 @@ def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml"
     from ..evaluation.runner import caption_split
     from ..inference import Captioner
     from ..teachers.cache import build_teacher_cache
-    from ..teachers.htsat_bart import CHECKPOINT_FILE, HTSATBartTeacher
-    from ..teachers.train_teacher import train_demo_teacher
     from .config import load_config
     from .trainer import Trainer, model_card
 
@@ -79,12 +94,9 @@ def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml"
         print("--no-pretrained: both encoders start from random weights", flush=True)
     timings["pretrained encoders"] = time.perf_counter() - started
 
-    started = _stage(f"3/6 demo teacher (HTSAT-BART, demo size) -> {teacher_dir}")
-    if (teacher_dir / CHECKPOINT_FILE).exists():
-        teacher = HTSATBartTeacher.from_pretrained(teacher_dir)
-    else:
-        teacher = train_demo_teacher(str(dataset), teacher_dir, epochs=teacher_epochs, seed=config.training.seed,
-                                     encoder_init=encoders.get("htsat_demo"))
+    started = _stage(f"3/6 demo teacher (HTSAT-BART, demo size{', pretrained HTSAT frozen' if pretrained else ''}) "
+                     f"-> {teacher_dir}")
+    teacher = demo_teacher(dataset, teacher_dir, config.training.seed, encoders.get("htsat_demo"), teacher_epochs)
     timings["teacher"] = time.perf_counter() - started
 
     started = _stage(f"4/6 teacher cache -> {config.data.teacher_cache}")
@@ -145,7 +157,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--config", default="configs/demo_quick.yaml")
-    parser.add_argument("--teacher-epochs", type=int, default=TEACHER_EPOCHS)
+    parser.add_argument("--teacher-epochs", type=int, help=f"default: {TEACHER_EPOCHS}")
     parser.add_argument("--no-pretrained", action="store_true", help="start both encoders from random weights")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides of the distillation config")
     args = parser.parse_args(argv)

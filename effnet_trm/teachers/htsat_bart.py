@@ -24,7 +24,7 @@ from torch import nn
 from transformers import BartConfig, BartForConditionalGeneration
 
 from .base import Hypothesis, Teacher, TeacherEmbeddings
-from .htsat import HTSAT, HTSATConfig
+from .htsat import HTSAT, HTSATConfig, HTSATOutput
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,11 @@ class HTSATBartCaptioner(nn.Module):
     def encode_audio(self, waveform: torch.Tensor):
         """(batch, samples) at 32 kHz -> (HTSAT output, projected 1024-position sequence for BART)."""
         audio = self.encoder.audio_enc(waveform)
-        return audio, self.enc_to_dec_proj(audio.fine_grained(self.htsat_config.frame_repeat))
+        return audio, self.project(audio)
+
+    def project(self, audio: HTSATOutput) -> torch.Tensor:
+        """HTSAT's frames -> BART's input sequence (WavCaps' fine-grained embedding, projected)."""
+        return self.enc_to_dec_proj(audio.fine_grained(self.htsat_config.frame_repeat))
 
     def bart_encoder_outputs(self, projected: torch.Tensor):
         return self.decoder.model.encoder(inputs_embeds=projected, return_dict=True)
@@ -98,6 +102,10 @@ class HTSATBartCaptioner(nn.Module):
     def forward(self, waveform: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.1) -> torch.Tensor:
         """Cross-entropy (label smoothing 0.1, as WavCaps trains) of `labels` (-100 = ignore)."""
         _, projected = self.encode_audio(waveform)
+        return self.caption_loss(projected, labels, label_smoothing)
+
+    def caption_loss(self, projected: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.1) -> torch.Tensor:
+        """The loss of `forward` from BART's input sequence (HTSAT's output already projected)."""
         start = self.decoder.config.decoder_start_token_id
         decoder_input_ids = torch.cat([labels.new_full((labels.shape[0], 1), start), labels[:, :-1]], dim=1)
         decoder_input_ids = decoder_input_ids.masked_fill(decoder_input_ids == -100, self.decoder.config.pad_token_id)

@@ -126,7 +126,7 @@ def _config(root, name, **overrides):
         "training.epochs": 2, "training.labelled_batch_size": 2, "training.audio_only_batch_size": 2,
         "training.lr": 1e-3, "training.warmup_epochs": 0.5, "training.save_every_steps": 2,
         "training.validate_every_epochs": 100, "training.log_with": None, "training.num_beams": 1,
-        "training.max_words": 6, "output_dir": str(root / name),
+        "training.max_words": 6, "training.num_workers": 0, "output_dir": str(root / name),
     }
     values.update(overrides)
     import yaml
@@ -189,6 +189,68 @@ def test_resumed_run_ends_with_the_same_weights(tiny_run):
         torch.testing.assert_close(value, expected[name], msg=name)
     assert (model_dir / "model.safetensors").exists() and (model_dir / "README.md").exists()
     assert "config.json" in {p.name for p in model_dir.iterdir()}
+
+
+def _assert_same_batches(first, second):
+    assert [b.audio_ids for b in first] == [b.audio_ids for b in second]
+    for one, other in zip(first, second):
+        for name in ("input_values", "attention_mask", "labels", "teacher_labels", "teacher_embeddings"):
+            torch.testing.assert_close(getattr(one, name), getattr(other, name), msg=name)
+
+
+def test_batches_do_not_depend_on_workers_preloading_or_where_the_loader_starts(tiny_run):
+    lazy = Trainer(_config(tiny_run, "workers"))
+    expected = list(lazy.batch_loader(0, 6))  # both epochs, in the training process
+    assert len(expected) == 6 and lazy.batches.labelled._waveforms is None  # nothing decoded up front
+    _assert_same_batches(expected, list(Trainer(_config(tiny_run, "workers", **{"training.num_workers": 2}))
+                                        .batch_loader(0, 6)))
+    preloaded = Trainer(_config(tiny_run, "workers", **{"data.preload_audio": True, "training.num_workers": 2}))
+    assert len(preloaded.batches.labelled._waveforms) == 6
+    _assert_same_batches(expected[3:], list(preloaded.batch_loader(3, 6)))  # a loader starting at epoch 2
+
+
+def test_run_resumed_with_two_workers_ends_like_one_without_workers(tiny_run):
+    uninterrupted = Trainer(_config(tiny_run, "no-workers"))
+    uninterrupted.train()
+    expected = _student_state(uninterrupted)
+
+    two_workers = {"training.num_workers": 2, "training.persistent_workers": False}  # new workers each epoch
+    assert Trainer(_config(tiny_run, "two-workers", **two_workers)).train(stop_after_steps=4) is None
+    resumed = Trainer(_config(tiny_run, "two-workers", **two_workers))
+    resumed.train(resume="latest")
+    assert resumed.state.global_step == 6
+    for name, value in _student_state(resumed).items():
+        torch.testing.assert_close(value, expected[name], msg=name)
+
+
+def test_teacher_cache_is_read_lazily_and_follows_new_shards(tiny_run, tmp_path):
+    import pickle
+    import shutil
+
+    from effnet_trm.teachers.cache import ARROW_DIR, load_teacher_cache
+
+    cache = tmp_path / "cache"
+    shutil.copytree(tiny_run / "cache", cache, ignore=shutil.ignore_patterns(ARROW_DIR))
+    teacher, info = load_teacher_cache(cache)
+    assert info["embedding_dim"] == TEACHER_DIM and len(teacher) == 10 and "t3" in teacher and "x" not in teacher
+    assert sorted(teacher) == sorted([f"t{i}" for i in range(6)] + [f"a{i}" for i in range(4)])
+    assert teacher.missing(["t0", "x", "a3", "y"]) == ["x", "y"] and not teacher.has_alternatives
+    (window,) = teacher["t1"]
+    assert window.caption == "rain falls" and window.clip_embedding.shape == (TEACHER_DIM,) and window.end_seconds is None
+    with pytest.raises(KeyError):
+        teacher["x"]
+    # a later build adds shards: a second window for t1 (two 10 s windows), n-best captions, a new clip
+    _write_shard(cache / SHARD_DIR, [
+        {"audio_id": audio_id, "crop_index": crop, "crop_start": start, "crop_end": start + 10.0, "split": "",
+         "caption": "new", "captions": ["new", "other"], "caption_scores": [-0.1, -0.2],
+         "clip_embedding": [float(crop)] * TEACHER_DIM}
+        for audio_id, crop, start in (("t1", 1, 5.0), ("z", 0, 0.0))])
+    teacher, _ = load_teacher_cache(cache)
+    assert [(w.caption, w.start_seconds, w.end_seconds) for w in teacher["t1"]] == [("rain falls", 0.0, 10.0),
+                                                                                    ("new", 5.0, 15.0)]
+    assert teacher["z"][0].hypotheses == ("new", "other") and teacher.has_alternatives and len(teacher) == 11
+    copy = pickle.loads(pickle.dumps(teacher))  # as a spawned DataLoader worker receives it
+    np.testing.assert_array_equal(copy["t1"][1].clip_embedding, np.ones(TEACHER_DIM, np.float32))
 
 
 def test_non_finite_loss_stops_with_a_clear_message(tiny_run):

@@ -301,7 +301,9 @@ class TeacherCache(Mapping):
         first, end = self._span(audio_id)
         if first == end:
             raise KeyError(audio_id)
-        rows = self._table.take(self._index_rows[first:end]).to_pylist()
+        # one zero-copy slice per window: `Table.take` would concatenate the table's chunks (one per
+        # shard) first, reading the whole cache on every lookup
+        rows = [self._table.slice(row, 1).to_pylist()[0] for row in self._index_rows[first:end].to_pylist()]
         return [_targets(row, len(rows), self._window_seconds) for row in rows]
 
     def __contains__(self, audio_id) -> bool:

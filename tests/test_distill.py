@@ -333,6 +333,8 @@ def test_streamed_pool_feeds_the_audio_only_half_and_resumes_where_each_stream_s
     if workers:
         with pytest.raises(ValueError, match="resume it with the same number of workers"):
             Trainer(config).stream.load_state_dict(saved, 1)
+        with pytest.raises(ValueError, match="in 2 processes, now 1: resume it with the same number of processes"):
+            Trainer(config).stream.load_state_dict({**saved, "num_processes": 2}, max(1, workers))
 
 
 def test_streamed_run_resumes_to_the_same_weights(tiny_run, streamed_pool):

@@ -77,9 +77,14 @@ class StreamedBatches:
         self.states[stream] = state
 
     def state_dict(self) -> dict:
-        return {"num_streams": self.num_streams, "states": {str(k): v for k, v in self.states.items()}}
+        return {"num_processes": self.batches.num_processes, "num_streams": self.num_streams,
+                "states": {str(k): v for k, v in self.states.items()}}
 
     def load_state_dict(self, state: dict, num_streams: int) -> None:
+        # other counts split the pool into other streams: the saved positions would mean nothing
+        if state["num_processes"] != self.batches.num_processes:
+            raise ValueError(f"this run streamed its audio-only pool in {state['num_processes']} processes, now "
+                             f"{self.batches.num_processes}: resume it with the same number of processes")
         if state["num_streams"] not in (None, num_streams):
             raise ValueError(
                 f"this run streamed its audio-only pool as {state['num_streams']} streams (training.num_workers, or 1 "

@@ -126,7 +126,7 @@ def _config(root, name, **overrides):
         "training.epochs": 2, "training.labelled_batch_size": 2, "training.audio_only_batch_size": 2,
         "training.lr": 1e-3, "training.warmup_epochs": 0.5, "training.save_every_steps": 2,
         "training.validate_every_epochs": 100, "training.log_with": None, "training.num_beams": 1,
-        "training.max_words": 6, "output_dir": str(root / name),
+        "training.max_words": 6, "training.num_workers": 0, "output_dir": str(root / name),
     }
     values.update(overrides)
     import yaml
@@ -191,6 +191,68 @@ def test_resumed_run_ends_with_the_same_weights(tiny_run):
     assert "config.json" in {p.name for p in model_dir.iterdir()}
 
 
+def _assert_same_batches(first, second):
+    assert [b.audio_ids for b in first] == [b.audio_ids for b in second]
+    for one, other in zip(first, second):
+        for name in ("input_values", "attention_mask", "labels", "teacher_labels", "teacher_embeddings"):
+            torch.testing.assert_close(getattr(one, name), getattr(other, name), msg=name)
+
+
+def test_batches_do_not_depend_on_workers_preloading_or_where_the_loader_starts(tiny_run):
+    lazy = Trainer(_config(tiny_run, "workers"))
+    expected = list(lazy.batch_loader(0, 6))  # both epochs, in the training process
+    assert len(expected) == 6 and lazy.batches.labelled._waveforms is None  # nothing decoded up front
+    _assert_same_batches(expected, list(Trainer(_config(tiny_run, "workers", **{"training.num_workers": 2}))
+                                        .batch_loader(0, 6)))
+    preloaded = Trainer(_config(tiny_run, "workers", **{"data.preload_audio": True, "training.num_workers": 2}))
+    assert len(preloaded.batches.labelled._waveforms) == 6
+    _assert_same_batches(expected[3:], list(preloaded.batch_loader(3, 6)))  # a loader starting at epoch 2
+
+
+def test_run_resumed_with_two_workers_ends_like_one_without_workers(tiny_run):
+    uninterrupted = Trainer(_config(tiny_run, "no-workers"))
+    uninterrupted.train()
+    expected = _student_state(uninterrupted)
+
+    two_workers = {"training.num_workers": 2, "training.persistent_workers": False}  # new workers each epoch
+    assert Trainer(_config(tiny_run, "two-workers", **two_workers)).train(stop_after_steps=4) is None
+    resumed = Trainer(_config(tiny_run, "two-workers", **two_workers))
+    resumed.train(resume="latest")
+    assert resumed.state.global_step == 6
+    for name, value in _student_state(resumed).items():
+        torch.testing.assert_close(value, expected[name], msg=name)
+
+
+def test_teacher_cache_is_read_lazily_and_follows_new_shards(tiny_run, tmp_path):
+    import pickle
+    import shutil
+
+    from effnet_trm.teachers.cache import ARROW_DIR, load_teacher_cache
+
+    cache = tmp_path / "cache"
+    shutil.copytree(tiny_run / "cache", cache, ignore=shutil.ignore_patterns(ARROW_DIR))
+    teacher, info = load_teacher_cache(cache)
+    assert info["embedding_dim"] == TEACHER_DIM and len(teacher) == 10 and "t3" in teacher and "x" not in teacher
+    assert sorted(teacher) == sorted([f"t{i}" for i in range(6)] + [f"a{i}" for i in range(4)])
+    assert teacher.missing(["t0", "x", "a3", "y"]) == ["x", "y"] and not teacher.has_alternatives
+    (window,) = teacher["t1"]
+    assert window.caption == "rain falls" and window.clip_embedding.shape == (TEACHER_DIM,) and window.end_seconds is None
+    with pytest.raises(KeyError):
+        teacher["x"]
+    # a later build adds shards: a second window for t1 (two 10 s windows), n-best captions, a new clip
+    _write_shard(cache / SHARD_DIR, [
+        {"audio_id": audio_id, "crop_index": crop, "crop_start": start, "crop_end": start + 10.0, "split": "",
+         "caption": "new", "captions": ["new", "other"], "caption_scores": [-0.1, -0.2],
+         "clip_embedding": [float(crop)] * TEACHER_DIM}
+        for audio_id, crop, start in (("t1", 1, 5.0), ("z", 0, 0.0))])
+    teacher, _ = load_teacher_cache(cache)
+    assert [(w.caption, w.start_seconds, w.end_seconds) for w in teacher["t1"]] == [("rain falls", 0.0, 10.0),
+                                                                                    ("new", 5.0, 15.0)]
+    assert teacher["z"][0].hypotheses == ("new", "other") and teacher.has_alternatives and len(teacher) == 11
+    copy = pickle.loads(pickle.dumps(teacher))  # as a spawned DataLoader worker receives it
+    np.testing.assert_array_equal(copy["t1"][1].clip_embedding, np.ones(TEACHER_DIM, np.float32))
+
+
 def test_non_finite_loss_stops_with_a_clear_message(tiny_run):
     trainer = Trainer(_config(tiny_run, "nan"))
     trainer.train(stop_after_steps=2)
@@ -201,6 +263,102 @@ def test_non_finite_loss_stops_with_a_clear_message(tiny_run):
     with pytest.raises(NonFiniteLossError, match=r"the loss became nan .* last good checkpoint \(.*step_00000002"):
         trainer.train_step(batch)
     assert sorted(p.name for p in trainer.latest_checkpoint().iterdir()) == saved
+
+
+# --- a streamed audio-only pool ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def streamed_pool(tiny_run, tmp_path_factory):
+    """A local pool in the Hub's Parquet layout (8 clips in 4 shards, read as a stream; and an
+    `orphans` split whose clip the teacher never saw), and a teacher cache that covers the 8."""
+    import shutil
+
+    from effnet_trm.teachers.cache import ARROW_DIR
+
+    root = tmp_path_factory.mktemp("stream")
+    (root / "pool" / "data").mkdir(parents=True)
+
+    def rows(ids):
+        return rows_to_dataset([{"audio": {"bytes": _flac(20 + i), "path": f"{a}.flac"}, "captions": ["secret words"],
+                                 "audio_id": a, "classes": [], "source": "", "license": ""} for i, a in enumerate(ids)])
+
+    pool = rows([f"s{i}" for i in range(8)])
+    for shard in range(4):
+        pool.shard(4, shard, contiguous=True).to_parquet(str(root / "pool" / "data" / f"audio_only-{shard:05d}-of-00004.parquet"))
+    rows(["orphan"]).to_parquet(str(root / "pool" / "data" / "orphans-00000-of-00001.parquet"))
+    shutil.copytree(tiny_run / "cache", root / "cache", ignore=shutil.ignore_patterns(ARROW_DIR))
+    rng = np.random.default_rng(1)
+    _write_shard(root / "cache" / SHARD_DIR, [
+        {"audio_id": f"s{i}", "crop_index": 0, "crop_start": 0.0, "split": "", "caption": "a dog barks",
+         "clip_embedding": rng.standard_normal(TEACHER_DIM).astype(np.float32).tolist()} for i in range(8)])
+    return root
+
+
+def _streamed(tiny_run, streamed_pool, name, **overrides):
+    return _config(tiny_run, name, **{"data.audio_only_dataset": str(streamed_pool / "pool"),
+                                      "data.audio_only_streaming": True, "data.teacher_cache": str(streamed_pool / "cache"),
+                                      **overrides})
+
+
+def _trained_batches(trainer, first, stop):
+    """The batches a training loop over steps [first, stop) sees, recorded as it records them."""
+    batches = [batch for batch in trainer.batch_loader(first, stop) if batch is not None]
+    for batch in batches:
+        trainer.stream.consumed(batch)
+    return batches
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_streamed_pool_feeds_the_audio_only_half_and_resumes_where_each_stream_stood(tiny_run, streamed_pool, workers):
+    import json
+
+    config = _streamed(tiny_run, streamed_pool, f"stream-{workers}", **{"training.num_workers": workers})
+    trainer = Trainer(config)
+    expected = _trained_batches(trainer, 0, 8)  # 2 pool clips a step: each stream makes 2 passes or more
+    assert [len(b.audio_ids) for b in expected] == [4] * 8 and all(b.teacher_embeddings.shape == (4, 8) for b in expected)
+    pool_ids = [a for b in expected for a in b.audio_ids[2:]]
+    assert set(pool_ids) == {f"s{i}" for i in range(8)} and "secret" not in trainer.tokenizer.get_vocab()
+    for step, batch in enumerate(expected[:3]):  # the labelled half is the one of a run without the stream
+        labelled = trainer.batches[step]
+        assert batch.audio_ids[:2] == labelled.audio_ids
+        torch.testing.assert_close(batch.input_values[:2], labelled.input_values)
+
+    interrupted = Trainer(config)
+    _trained_batches(interrupted, 0, 3)
+    saved = json.loads(json.dumps(interrupted.stream.state_dict()))  # as a checkpoint stores it
+    resumed = Trainer(config)
+    resumed.stream.load_state_dict(saved, max(1, workers))
+    _assert_same_batches(expected[3:], _trained_batches(resumed, 3, 8))  # step 3 is odd: stream 1 of 2 workers
+    if workers:
+        with pytest.raises(ValueError, match="resume it with the same number of workers"):
+            Trainer(config).stream.load_state_dict(saved, 1)
+        with pytest.raises(ValueError, match="in 2 processes, now 1: resume it with the same number of processes"):
+            Trainer(config).stream.load_state_dict({**saved, "num_processes": 2}, max(1, workers))
+
+
+def test_streamed_run_resumes_to_the_same_weights(tiny_run, streamed_pool):
+    config = {"training.num_workers": 2, "training.persistent_workers": False}
+    uninterrupted = Trainer(_streamed(tiny_run, streamed_pool, "stream-full", **config))
+    uninterrupted.train()
+    assert Trainer(_streamed(tiny_run, streamed_pool, "stream-resumed", **config)).train(stop_after_steps=4) is None
+    resumed = Trainer(_streamed(tiny_run, streamed_pool, "stream-resumed", **config))
+    resumed.train(resume="latest")
+    expected = _student_state(uninterrupted)
+    for name, value in _student_state(resumed).items():
+        torch.testing.assert_close(value, expected[name], msg=name)
+
+
+def test_streamed_pool_errors_name_the_clip_and_the_limits(tiny_run, streamed_pool):
+    orphans = Trainer(_streamed(tiny_run, streamed_pool, "orphans", **{"data.audio_only_split": "orphans"}))
+    with pytest.raises(KeyError, match="has no entry for clip 'orphan': build it"):
+        next(iter(orphans.batch_loader(0, 1)))
+    with pytest.raises(ValueError, match="has 1 shards, 1 per process: at most 1 DataLoader workers"):
+        Trainer(_streamed(tiny_run, streamed_pool, "orphans", **{"data.audio_only_split": "orphans",
+                                                                   "training.num_workers": 2}))
+    with pytest.raises(ValueError, match="is a save_to_disk folder"):
+        Trainer(_config(tiny_run, "disk", **{"data.audio_only_dataset": str(tiny_run / "data"),
+                                             "data.audio_only_streaming": True}))
 
 
 # --- the student's crop lies in the teacher's window -------------------------------------------------

@@ -17,13 +17,24 @@ class DataConfig:
     dataset: str = "data/demo_quick"  #: a DatasetDict folder in the project schema (see datasets_scripts/)
     train_split: str = "train"
     audio_only_split: str | None = None  #: mixed into every batch when set (read as audio only)
-    audio_only_dataset: str | None = None  #: where that split lives, if not in `dataset` (e.g. a pool sample)
+    #: where that split lives, if not in `dataset`: a save_to_disk folder (e.g. a pool sample), or with
+    #: `audio_only_streaming` a Hub dataset id or a local folder of Parquet/Arrow files
+    audio_only_dataset: str | None = None
+    #: stream `audio_only_dataset` (a `datasets.IterableDataset`) instead of reading it from local disk;
+    #: its batches are reproducible only for the same process and worker counts (README, "Streamed pools")
+    audio_only_streaming: bool = False
+    #: shuffle a stream within a buffer of this many clips (0: file order within a shard, the shard
+    #: order changing each pass). A buffer's content is not checkpointed: resume is then not exact
+    audio_only_shuffle_buffer: int = 0
     validation_split: str = "validation"
     teacher_cache: str | None = None  #: folder written by datasets_scripts/cache_teacher.py
     #: random crops of this length for training (shorter clips are padded), taken inside the teacher's
     #: window (the whole clip, or one of its fixed 10 s windows) so the teacher's targets describe them
     crop_seconds: float = 10.0
     validation_limit: int | None = None  #: score only the first N validation clips
+    #: decode every training clip into memory at start-up (about 640 kB per 10 s clip): for tiny
+    #: corpora only; by default clips are decoded as batches are made, in the DataLoader's workers
+    preload_audio: bool = False
 
 
 @dataclass
@@ -68,6 +79,13 @@ class TrainingConfig:
     max_words: int = 20
     mixed_precision: str = "no"
     seed: int = 0
+    #: DataLoader worker processes that read, decode, crop and tokenise batches while the model trains
+    #: (0: in the training process). The batches are the same for any number (a streamed pool aside)
+    num_workers: int = 2
+    prefetch_factor: int = 2  #: batches each worker prepares ahead
+    #: true: one loader, and so the same workers, for the whole run (they prefetch across epoch ends
+    #: and wait during validation); false: new workers each epoch (none alive during validation)
+    persistent_workers: bool = True
     save_every_steps: int = 500
     validate_every_epochs: int = 1
     num_beams: int = 3
@@ -111,6 +129,11 @@ class DistillConfig:
             raise ValueError(f"training.swa_start_epoch must be between 1 and training.epochs ({self.training.epochs})")
         if self.data.audio_only_split and not uses_teacher:
             raise ValueError("audio-only data needs a teacher (sequence_kd or an encoder loss): it has no captions")
+        if self.data.audio_only_streaming and not (self.data.audio_only_split and self.data.audio_only_dataset):
+            raise ValueError("data.audio_only_streaming needs data.audio_only_dataset (a Hub dataset id or a local "
+                             "folder of data files) and data.audio_only_split")
+        if self.training.num_workers < 0 or self.training.prefetch_factor < 1:
+            raise ValueError("training.num_workers must be >= 0 and training.prefetch_factor >= 1")
 
     @property
     def uses_teacher(self) -> bool:

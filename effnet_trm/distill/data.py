@@ -2,7 +2,13 @@
 
 Every batch is a pure function of (seed, epoch, step): which clips, which teacher window, which random
 crop, which of the reference captions. That makes a resumed run see exactly the batches an
-uninterrupted one would, whatever the number of DataLoader workers.
+uninterrupted one would, whatever the number of DataLoader workers: item `g` of `MixedBatches` is
+global step `g`, and the loader only decides which process computes it. (A streamed audio-only pool
+is the exception: see `streaming.py`.)
+
+Clips are decoded when a batch is made, inside the DataLoader's workers: memory does not grow with
+the corpus (the rows are memory-mapped Arrow, the teacher cache too). `preload=True` decodes a split
+up front instead, for tiny corpora whose decoding would otherwise dominate a step.
 
 The student's crop always lies inside the window the teacher's targets were computed on (the whole
 clip when it fits the teacher, else one of its fixed 10 s windows, drawn at random): L_seq and L_enc
@@ -18,12 +24,13 @@ demo corpus keeps them on disk) never reach the student.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
 
-from ..data import decode_audio
-from ..teachers.cache import TeacherTargets
+from ..data import decode_audio, decode_split
+from ..teachers.cache import TeacherCache, TeacherTargets
 from ..tokenization import caption_labels
 
 LABELLED_COLUMNS = ["audio_id", "audio", "captions"]
@@ -50,9 +57,9 @@ def choose_teacher_caption(targets: TeacherTargets, rule: str, rng: np.random.Ge
     raise ValueError(f"unknown sequence KD caption choice {rule!r}; expected one of {CAPTION_CHOICES}")
 
 
-def check_teacher_alternatives(teacher: dict[str, list[TeacherTargets]], rule: str, cache: str) -> None:
+def check_teacher_alternatives(teacher: TeacherCache, rule: str, cache: str) -> None:
     """An n-best rule on a cache that holds the top beam only would silently be top-1: refuse it."""
-    if rule != "top1" and not any(t.has_alternatives for windows in teacher.values() for t in windows):
+    if rule != "top1" and not teacher.has_alternatives:
         raise ValueError(
             f"kd.sequence_kd_choice={rule!r} needs the teacher's n-best captions, but the cache {cache} holds one "
             "caption per clip (built before n-best caching, or with --num-beams 1): rebuild it with "
@@ -70,32 +77,23 @@ class Clip:
     teacher_caption: str | None = None  # sequence KD's target this step
 
 
-class ClipSource:
-    """One split's clips at the student's rate, with random crops aligned to the teacher's windows."""
+@dataclass
+class ClipMaker:
+    """Turns one decoded clip into a training clip: the teacher's window (drawn at random when the
+    clip has several), a random crop inside it, one of the human captions, the sequence KD target."""
 
-    def __init__(self, rows, labelled: bool, sampling_rate: int, crop_seconds: float,
-                 teacher: dict[str, list[TeacherTargets]] | None, preload: bool = True,
-                 caption_choice: str = "top1", caption_temperature: float = 1.0):
-        self.rows = rows.select_columns(LABELLED_COLUMNS if labelled else AUDIO_ONLY_COLUMNS)
-        self.labelled = labelled
-        self.sampling_rate = sampling_rate
-        self.crop = int(crop_seconds * sampling_rate)
-        self.teacher = teacher
-        self.caption_choice, self.caption_temperature = caption_choice, caption_temperature
-        self.audio_ids = list(self.rows["audio_id"])
-        self.captions = [list(c) for c in self.rows["captions"]] if labelled else None
-        if teacher is not None:
-            missing = [a for a in self.audio_ids if a not in teacher]
-            if missing:
-                raise KeyError(f"the teacher cache has no entry for {len(missing)} clips, e.g. {missing[:3]}: "
-                               "build it for this split with datasets_scripts/cache_teacher.py")
-        self._waveforms = [self._decode(i) for i in range(len(self.rows))] if preload else None
+    sampling_rate: int
+    crop_seconds: float
+    teacher: TeacherCache | None
+    caption_choice: str = "top1"
+    caption_temperature: float = 1.0
 
-    def __len__(self) -> int:
-        return len(self.audio_ids)
-
-    def _decode(self, index: int) -> np.ndarray:
-        return decode_audio(self.rows[index]["audio"], self.sampling_rate)
+    def teacher_windows(self, audio_id: str) -> list[TeacherTargets]:
+        try:
+            return self.teacher[audio_id]
+        except KeyError:
+            raise KeyError(f"the teacher cache {self.teacher.folder} has no entry for clip {audio_id!r}: build it "
+                           "for this data with datasets_scripts/cache_teacher.py") from None
 
     def _window(self, targets: TeacherTargets, num_samples: int) -> tuple[int, int]:
         """The teacher's window in samples at the student's rate (clamped to the clip)."""
@@ -103,24 +101,59 @@ class ClipSource:
         end = num_samples if targets.end_seconds is None else round(targets.end_seconds * self.sampling_rate)
         return start, max(start + 1, min(end, num_samples))
 
-    def clip(self, index: int, rng: np.random.Generator) -> Clip:
-        waveform = self._waveforms[index] if self._waveforms is not None else self._decode(index)
+    def __call__(self, audio_id: str, waveform: np.ndarray, captions: list[str] | None,
+                 rng: np.random.Generator) -> Clip:
         targets = None
         if self.teacher is not None:
-            windows = self.teacher[self.audio_ids[index]]
+            windows = self.teacher_windows(audio_id)
             targets = windows[int(rng.integers(len(windows)))]
             start, end = self._window(targets, waveform.size)
             waveform = waveform[start:end]
-        if waveform.size > self.crop:
-            start = int(rng.integers(0, waveform.size - self.crop + 1))
-            waveform = waveform[start : start + self.crop]
-        caption = self.captions[index][int(rng.integers(len(self.captions[index])))] if self.labelled else None
+        crop = int(self.crop_seconds * self.sampling_rate)
+        if waveform.size > crop:
+            start = int(rng.integers(0, waveform.size - crop + 1))
+            waveform = waveform[start : start + crop]
+        caption = captions[int(rng.integers(len(captions)))] if captions is not None else None
         teacher_caption = None
         if targets is not None:
             teacher_caption = choose_teacher_caption(targets, self.caption_choice, rng, self.caption_temperature)
-        return Clip(self.audio_ids[index], waveform, caption, targets, teacher_caption)
+        return Clip(audio_id, waveform, caption, targets, teacher_caption)
 
 
+class ClipSource:
+    """One split's clips at the student's rate, with random crops aligned to the teacher's windows.
+
+    A clip is read (one memory-mapped row) and decoded when asked for; nothing per clip is kept
+    unless `preload`, which decodes the whole split up front (tiny corpora only: about 640 kB per
+    10 s clip).
+    """
+
+    def __init__(self, rows, labelled: bool, sampling_rate: int, crop_seconds: float,
+                 teacher: TeacherCache | None, preload: bool = False,
+                 caption_choice: str = "top1", caption_temperature: float = 1.0):
+        self.rows = rows.select_columns(LABELLED_COLUMNS if labelled else AUDIO_ONLY_COLUMNS)
+        self.labelled = labelled
+        self.make_clip = ClipMaker(sampling_rate, crop_seconds, teacher, caption_choice, caption_temperature)
+        if teacher is not None:
+            missing = teacher.missing(self.rows["audio_id"])
+            if missing:
+                raise KeyError(f"the teacher cache has no entry for {len(missing)} clips, e.g. {missing[:3]}: "
+                               "build it for this split with datasets_scripts/cache_teacher.py")
+        self._waveforms = decode_split(self.rows, sampling_rate, progress=False) if preload else None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def clip(self, index: int, rng: np.random.Generator) -> Clip:
+        row = self.rows[index]
+        if self._waveforms is not None:
+            waveform = self._waveforms[index]
+        else:
+            waveform = decode_audio(row["audio"], self.make_clip.sampling_rate)
+        return self.make_clip(row["audio_id"], waveform, list(row["captions"]) if self.labelled else None, rng)
+
+
+@lru_cache(maxsize=4)  # a step asks for the same permutation once per clip
 def _epoch_order(seed: int, stream: int, cycle: int, size: int) -> np.ndarray:
     return np.random.default_rng([seed, stream, cycle]).permutation(size)
 
@@ -135,14 +168,29 @@ class Batch:
     teacher_embeddings: torch.Tensor | None
     audio_ids: list[str]
 
+    #: where a streamed audio-only pool stood after this batch: (stream, streams, its state_dict)
+    stream_position: tuple[int, int, dict] | None = None
+
+    def _apply(self, function) -> "Batch":
+        return Batch(**{k: function(v) if isinstance(v, torch.Tensor) else v for k, v in self.__dict__.items()})
+
     def to(self, device) -> "Batch":
-        moved = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in self.__dict__.items()}
-        return Batch(**moved)
+        return self._apply(lambda tensor: tensor.to(device))
+
+    def pin_memory(self) -> "Batch":
+        """Called by a DataLoader with pin_memory=True (a CUDA run): page-locked tensors copy faster."""
+        return self._apply(torch.Tensor.pin_memory)
 
 
 class MixedBatches(torch.utils.data.Dataset):
-    """Item `k` is step `k` of epoch `epoch`: `labelled_batch_size` labelled clips (every labelled clip
-    once per epoch) plus `audio_only_batch_size` audio-only clips (cycling through that split)."""
+    """Item `g` is the batch of global step `g` (step `g % steps_per_epoch` of epoch
+    `g // steps_per_epoch`): `labelled_batch_size` labelled clips (every labelled clip once per epoch)
+    plus `audio_only_batch_size` audio-only clips (cycling through that split). With several
+    processes, each computes its share of that global batch only.
+
+    Index it with a sampler over the steps wanted (`range(first, stop)`); any number of workers
+    gives the same batches.
+    """
 
     def __init__(self, labelled: ClipSource, audio_only: ClipSource | None, tokenizer, feature_extractor,
                  labelled_batch_size: int, audio_only_batch_size: int, seed: int, max_words: int = 20,
@@ -152,15 +200,10 @@ class MixedBatches(torch.utils.data.Dataset):
         self.labelled_batch_size, self.audio_only_batch_size = labelled_batch_size, audio_only_batch_size
         self.seed, self.max_words = seed, max_words
         self.process_index, self.num_processes = process_index, num_processes
-        self.epoch = 0
-        self.start_step = 0
 
     @property
     def steps_per_epoch(self) -> int:
         return -(-len(self.labelled) // self.labelled_batch_size)
-
-    def __len__(self) -> int:
-        return self.steps_per_epoch - self.start_step
 
     def labelled_indices(self, epoch: int, step: int) -> np.ndarray:
         order = _epoch_order(self.seed, 0, epoch, len(self.labelled))
@@ -171,18 +214,30 @@ class MixedBatches(torch.utils.data.Dataset):
         positions = range(global_step * count, (global_step + 1) * count)
         return [int(_epoch_order(self.seed, 1, p // size, size)[p % size]) for p in positions]
 
-    def __getitem__(self, item: int) -> Batch:
-        step = self.start_step + item
-        global_step = self.epoch * self.steps_per_epoch + step
-        rng = np.random.default_rng([self.seed, 2, global_step])
-        clips = [self.labelled.clip(int(i), rng) for i in self.labelled_indices(self.epoch, step)]
-        num_labelled = len(clips)
-        if self.audio_only is not None and self.audio_only_batch_size:
-            clips += [self.audio_only.clip(i, rng) for i in self.audio_only_indices(global_step)]
-        # data parallelism: each process takes its share of the labelled and of the audio-only clips
-        share = clips[:num_labelled][self.process_index :: self.num_processes]
-        rest = clips[num_labelled:][self.process_index :: self.num_processes]
-        return self.collate(share + rest, len(share))
+    def share(self, count: int) -> range:
+        """The slots of a global batch's `count` clips that this process computes (data parallelism)."""
+        return range(self.process_index, count, self.num_processes)
+
+    def clip_rng(self, *key: int) -> np.random.Generator:
+        # one generator per clip, not per step: a process draws only for the clips it decodes, and a
+        # clip is the same whatever the number of processes
+        return np.random.default_rng([self.seed, *key])
+
+    def labelled_clips(self, global_step: int) -> list[Clip]:
+        indices = self.labelled_indices(*divmod(global_step, self.steps_per_epoch))
+        return [self.labelled.clip(int(indices[slot]), self.clip_rng(2, global_step, slot))
+                for slot in self.share(len(indices))]
+
+    def audio_only_clips(self, global_step: int) -> list[Clip]:
+        if self.audio_only is None or not self.audio_only_batch_size:
+            return []
+        indices = self.audio_only_indices(global_step)
+        return [self.audio_only.clip(indices[slot], self.clip_rng(3, global_step, slot))
+                for slot in self.share(len(indices))]
+
+    def __getitem__(self, global_step: int) -> Batch:
+        labelled = self.labelled_clips(global_step)
+        return self.collate(labelled + self.audio_only_clips(global_step), len(labelled))
 
     def collate(self, clips: list[Clip], num_labelled: int) -> Batch:
         inputs = self.feature_extractor([c.waveform for c in clips], sampling_rate=self.feature_extractor.sampling_rate)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, replace
@@ -26,13 +27,14 @@ from modeling_effnet_trm import EffNetTrmEncoderOutput, EffNetTrmForAudioCaption
 from ..hub import save_model_folder
 from ..tokenization import build_word_tokenizer
 from .config import DistillConfig, KDConfig
-from .data import Batch, ClipSource, MixedBatches, check_teacher_alternatives
+from .data import Batch, ClipMaker, ClipSource, MixedBatches, check_teacher_alternatives
 from .losses import ContrastiveDistillationHead, caption_loss, mse_distillation_loss
 from .regularisers import WeightAverage, add_spec_augment, scheduled_sampling_inputs, teacher_forcing_ratio
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "trainer_state.json"
+STREAM_STATE_FILE = "audio_only_stream_{rank}.json"  #: each process's position in a streamed pool
 CHECKPOINTS = "checkpoints"
 KEEP_CHECKPOINTS = 2
 
@@ -137,7 +139,7 @@ def _tokenizer(config: DistillConfig, corpus):
     if config.model.init_from:
         return PreTrainedTokenizerFast.from_pretrained(config.model.init_from)
     # the labelled training captions only: never the audio-only split's
-    captions = [c for caps in corpus[config.data.train_split]["captions"] for c in caps]
+    captions = (c for caps in corpus[config.data.train_split]["captions"] for c in caps)
     return build_word_tokenizer(captions, min_count=config.model.min_word_count, max_words=config.training.max_words)
 
 
@@ -173,8 +175,6 @@ class Trainer:
         from accelerate.utils import ProjectConfiguration, set_seed
         from datasets import load_from_disk
 
-        from feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
-
         from ..teachers.cache import load_teacher_cache
 
         self.config = config
@@ -205,19 +205,7 @@ class Trainer:
             self.validation_rows = self.validation_rows.select(range(min(config.data.validation_limit,
                                                                          len(self.validation_rows))))
 
-        rate = student.config.sampling_rate
-        choice = {"caption_choice": config.kd.sequence_kd_choice, "caption_temperature": config.kd.sequence_kd_temperature}
-        labelled = ClipSource(corpus[config.data.train_split], True, rate, config.data.crop_seconds, teacher, **choice)
-        audio_only = None
-        if config.data.audio_only_split:
-            pool = load_from_disk(config.data.audio_only_dataset) if config.data.audio_only_dataset else corpus
-            audio_only = ClipSource(pool[config.data.audio_only_split], False, rate, config.data.crop_seconds, teacher,
-                                    **choice)
-        self.batches = MixedBatches(
-            labelled, audio_only, self.tokenizer, EffNetTrmFeatureExtractor(rate),
-            training.labelled_batch_size, training.audio_only_batch_size if audio_only else 0, training.seed,
-            training.max_words, self.accelerator.process_index, self.accelerator.num_processes,
-        )
+        self.batches, self.stream = self._batches(corpus, teacher, student.config.sampling_rate)
         steps_per_epoch = self.batches.steps_per_epoch
         updates_per_epoch = math.ceil(steps_per_epoch / training.gradient_accumulation_steps)
         total_updates = updates_per_epoch * training.epochs
@@ -236,6 +224,67 @@ class Trainer:
         if training.log_with:
             self.accelerator.init_trackers("distill", config={k: str(v) for k, v in config.to_dict().items()})
 
+    def _batches(self, corpus, teacher, rate: int):
+        """The run's batches: `MixedBatches`, and with a streamed audio-only pool, `StreamedBatches` over
+        it (whose loader the trainer then reads)."""
+        from feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
+
+        data, training, kd = self.config.data, self.config.training, self.config.kd
+        choice = {"caption_choice": kd.sequence_kd_choice, "caption_temperature": kd.sequence_kd_temperature}
+
+        def source(rows, labelled: bool) -> ClipSource:
+            return ClipSource(rows, labelled, rate, data.crop_seconds, teacher, data.preload_audio, **choice)
+
+        audio_only = None
+        if data.audio_only_split and not data.audio_only_streaming:
+            from datasets import load_from_disk
+
+            pool = load_from_disk(data.audio_only_dataset) if data.audio_only_dataset else corpus
+            audio_only = source(pool[data.audio_only_split], False)
+        batches = MixedBatches(
+            source(corpus[data.train_split], True), audio_only, self.tokenizer, EffNetTrmFeatureExtractor(rate),
+            training.labelled_batch_size, training.audio_only_batch_size if audio_only else 0, training.seed,
+            training.max_words, self.accelerator.process_index, self.accelerator.num_processes,
+        )
+        if not data.audio_only_streaming:
+            return batches, None
+        from .streaming import StreamedBatches, open_audio_only_stream, shards_per_process
+
+        stream = open_audio_only_stream(data.audio_only_dataset, data.audio_only_split, self.accelerator.process_index,
+                                        self.accelerator.num_processes, data.audio_only_shuffle_buffer, training.seed)
+        shards = shards_per_process(stream, self.accelerator.num_processes)
+        if max(1, training.num_workers) > shards:
+            raise ValueError(
+                f"the audio-only stream {data.audio_only_dataset} has {stream.num_shards} shards, {shards} per process: "
+                f"at most {shards} DataLoader workers can read it (training.num_workers={training.num_workers}); "
+                "lower training.num_workers or store the pool in more files")
+        make_clip = ClipMaker(rate, data.crop_seconds, teacher, **choice)
+        return batches, StreamedBatches(batches, stream, make_clip, training.audio_only_batch_size)
+
+    def batch_loader(self, first: int, stop: int) -> torch.utils.data.DataLoader:
+        """The batches of global steps [first, stop), made by `training.num_workers` worker processes.
+
+        A batch is a pure function of its step (a streamed pool: of its step and its stream's position),
+        so the workers change only when it is ready, never what it holds.
+        """
+        training = self.config.training
+        if self.stream is not None:
+            dataset, sampler = self.stream.steps(first, stop), None
+        else:
+            dataset, sampler = self.batches, range(first, stop)
+        if training.num_workers:
+            # the workers tokenise: the tokenizers library warns, and stops its threads, in a forked
+            # process whose parent already used them
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        return torch.utils.data.DataLoader(
+            dataset, batch_size=None, sampler=sampler, num_workers=training.num_workers,
+            prefetch_factor=training.prefetch_factor if training.num_workers else None,
+            pin_memory=self.accelerator.device.type == "cuda",
+            # its own generator: starting an iterator must not draw from the global RNG (dropout), or a
+            # resumed run would diverge from an uninterrupted one
+            generator=torch.Generator().manual_seed(training.seed),
+        )
+
     # --- checkpoints ---------------------------------------------------------------------------------
 
     @property
@@ -245,6 +294,9 @@ class Trainer:
     def save_checkpoint(self) -> Path:
         folder = self.checkpoint_root / f"step_{self.state.global_step:08d}"
         self.accelerator.save_state(str(folder))
+        if self.stream is not None:  # every process has its own streams
+            stream_state = folder / STREAM_STATE_FILE.format(rank=self.accelerator.process_index)
+            stream_state.write_text(json.dumps(self.stream.state_dict()) + "\n")
         if self.accelerator.is_main_process:
             self.state.save(folder)
             self.tokenizer.save_pretrained(folder / "tokenizer")
@@ -262,6 +314,9 @@ class Trainer:
             raise FileNotFoundError(f"no checkpoint to resume from at {checkpoint!r} ({self.checkpoint_root})")
         self.accelerator.load_state(str(folder))
         self.state = TrainerState.load(folder)
+        if self.stream is not None:
+            stream_state = folder / STREAM_STATE_FILE.format(rank=self.accelerator.process_index)
+            self.stream.load_state_dict(json.loads(stream_state.read_text()), max(1, self.config.training.num_workers))
         logger.info("resumed from %s (epoch %d, step %d)", folder, self.state.epoch, self.state.step)
 
     # --- training ------------------------------------------------------------------------------------
@@ -296,18 +351,21 @@ class Trainer:
         if resume:
             self.resume(resume)
         steps_per_epoch = self.batches.steps_per_epoch
-        progress = tqdm(total=steps_per_epoch * training.epochs, initial=self.state.global_step, desc="distilling",
-                        unit="step", disable=not self.accelerator.is_local_main_process)
+        total_steps = steps_per_epoch * training.epochs
+        progress = tqdm(total=total_steps, initial=self.state.global_step, desc="distilling", unit="step",
+                        disable=not self.accelerator.is_local_main_process)
         started = time.perf_counter()
-        while self.state.epoch < training.epochs:
-            self.batches.epoch, self.batches.start_step = self.state.epoch, self.state.step
-            # its own generator: starting an iterator must not draw from the global RNG (dropout), or a
-            # resumed run would diverge from an uninterrupted one
-            loader = torch.utils.data.DataLoader(self.batches, batch_size=None, shuffle=False,
-                                                 generator=torch.Generator().manual_seed(training.seed))
+        if self.state.step == steps_per_epoch:  # stopped after an epoch's last step, before the epoch's end
+            self.end_epoch()
+        while self.state.global_step < total_steps:
+            stop = total_steps if training.persistent_workers else (self.state.epoch + 1) * steps_per_epoch
             self.module.train()
-            for batch in loader:
+            for batch in self.batch_loader(self.state.global_step, stop):
+                if batch is None:  # a streamed loader's place-holder for a step before its first (StreamedSteps)
+                    continue
                 terms = self.train_step(batch)
+                if self.stream is not None:
+                    self.stream.consumed(batch)
                 self.state.step += 1
                 self.state.global_step += 1
                 progress.update()
@@ -321,13 +379,8 @@ class Trainer:
                     self.save_checkpoint()
                     progress.close()
                     return None
-            self.state.epoch += 1
-            self.state.step = 0
-            if self.weight_average is not None and self.state.epoch >= training.swa_start_epoch:
-                self.weight_average.update(self.accelerator.unwrap_model(self.module).student)
-            if self.state.epoch % training.validate_every_epochs == 0 or self.state.epoch == training.epochs:
-                self.validate()
-            self.save_checkpoint()
+                if self.state.step == steps_per_epoch:
+                    self.end_epoch()
         progress.close()
         if self.weight_average is not None and self.weight_average.count:
             student = self.accelerator.unwrap_model(self.module).student
@@ -335,6 +388,18 @@ class Trainer:
         logger.info("trained %d epochs in %.0f s", training.epochs, time.perf_counter() - started)
         self.accelerator.end_training()
         return self.finish()
+
+    def end_epoch(self) -> None:
+        """Weight averaging, validation and a checkpoint, after the last step of an epoch."""
+        training = self.config.training
+        self.state.epoch += 1
+        self.state.step = 0
+        if self.weight_average is not None and self.state.epoch >= training.swa_start_epoch:
+            self.weight_average.update(self.accelerator.unwrap_model(self.module).student)
+        if self.state.epoch % training.validate_every_epochs == 0 or self.state.epoch == training.epochs:
+            self.validate()
+        self.save_checkpoint()
+        self.module.train()
 
     # --- validation and the final model ---------------------------------------------------------------
 

@@ -12,9 +12,10 @@ summarised.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,12 +155,6 @@ class TeacherTargets:
         return len(self.hypotheses) > 1
 
 
-def _rows(shard_dir: Path) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    return [row for shard in sorted(shard_dir.glob("*.parquet")) for row in pq.read_table(shard).to_pylist()]
-
-
 def _window_end(row: dict, windows_in_clip: int, window_seconds: float) -> float | None:
     """Caches written before `crop_end` was stored hold fixed `window_seconds` windows for long clips
     and the whole clip otherwise, as `fixed_crops` cuts them."""
@@ -168,31 +163,188 @@ def _window_end(row: dict, windows_in_clip: int, window_seconds: float) -> float
     return None if windows_in_clip == 1 else row["crop_start"] + window_seconds
 
 
-def load_teacher_cache(out_dir: str | Path) -> tuple[dict[str, list[TeacherTargets]], dict]:
-    """audio_id -> its windows' targets (in window order), and the cache's info."""
-    out_dir = Path(out_dir)
-    if not (out_dir / INFO_FILE).exists():
-        raise FileNotFoundError(f"{out_dir} is not a teacher cache (no {INFO_FILE}); build it with "
+def _targets(row: dict, windows_in_clip: int, window_seconds: float) -> TeacherTargets:
+    return TeacherTargets(
+        caption=row["caption"],
+        clip_embedding=np.asarray(row["clip_embedding"], np.float32),
+        start_seconds=float(row["crop_start"]),
+        end_seconds=_window_end(row, windows_in_clip, window_seconds),
+        # caches written before n-best caching hold the top beam only
+        hypotheses=tuple(row.get("captions") or (row["caption"],)),
+        scores=tuple(row.get("caption_scores") or (0.0,)),
+    )
+
+
+# The Parquet shards are compressed and small (one per teacher batch), so they cannot be mapped or
+# searched. On first load they are copied once into one uncompressed Arrow file (memory-mapped by
+# every process: the pages are the OS's, shared, and only those read are resident) plus an index of
+# its rows sorted by (audio_id, crop_index), searched by bisection. Both are rebuilt when the shards
+# change (a resumed or extended cache build).
+ARROW_DIR = "arrow"
+TARGETS_FILE = "targets.arrow"
+INDEX_FILE = "index.arrow"
+_MANIFEST_KEY = b"effnet_trm.shards"
+
+
+def _manifest(shard_dir: Path) -> bytes:
+    return json.dumps([[p.name, p.stat().st_size] for p in sorted(shard_dir.glob("*.parquet"))]).encode()
+
+
+def _conform(table, schema):
+    """`table` with `schema`'s columns: a shard written before a column existed gets nulls there."""
+    import pyarrow as pa
+
+    return pa.Table.from_arrays(
+        [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
+         for f in schema], schema=schema)
+
+
+def _write_atomically(path: Path, tables: Iterable, schema) -> None:
+    """Write `tables` (an iterable, consumed one table at a time) as one Arrow IPC file at `path`."""
+    import os
+
+    import pyarrow as pa
+
+    # several processes of one job may build the same files at once: each writes its own temporary
+    # file and renames it (atomic), so a reader sees a whole file, never a half-written one
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        for table in tables:
+            writer.write_table(table)
+    temporary.rename(path)
+
+
+def _build_arrow(shard_dir: Path, arrow_dir: Path, manifest: bytes) -> None:
+    """Copy the shards into TARGETS_FILE one at a time (memory: one shard) and write INDEX_FILE."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shards = sorted(shard_dir.glob("*.parquet"))
+    if not shards:
+        raise FileNotFoundError(f"the teacher cache {shard_dir.parent} has no shards: build it with "
                                 "datasets_scripts/cache_teacher.py")
-    info = json.loads((out_dir / INFO_FILE).read_text())
-    by_clip: dict[str, dict[int, dict]] = {}
-    for row in _rows(out_dir / SHARD_DIR):
-        by_clip.setdefault(row["audio_id"], {})[row["crop_index"]] = row
-    targets = {}
-    for audio_id, windows in by_clip.items():
-        targets[audio_id] = [
-            TeacherTargets(
-                caption=row["caption"],
-                clip_embedding=np.asarray(row["clip_embedding"], np.float32),
-                start_seconds=float(row["crop_start"]),
-                end_seconds=_window_end(row, len(windows), info.get("window_seconds", 10.0)),
-                # caches written before n-best caching hold the top beam only
-                hypotheses=tuple(row.get("captions") or (row["caption"],)),
-                scores=tuple(row.get("caption_scores") or (0.0,)),
-            )
-            for row in (windows[i] for i in sorted(windows))
-        ]
-    return targets, info
+    schema = pa.unify_schemas([pq.read_schema(s).remove_metadata() for s in shards], promote_options="permissive")
+    arrow_dir.mkdir(exist_ok=True)
+    keys: list[tuple[str, int, int]] = []  # (audio_id, crop_index, row)
+
+    def conformed_shards():
+        for shard in shards:
+            table = _conform(pq.read_table(shard), schema)
+            first_row = len(keys)
+            for offset, (audio_id, crop) in enumerate(zip(table["audio_id"].to_pylist(), table["crop_index"].to_pylist())):
+                keys.append((audio_id, crop, first_row + offset))
+            yield table
+
+    _write_atomically(arrow_dir / TARGETS_FILE, conformed_shards(), schema)
+    keys.sort()
+    # a window computed twice (shards of an interrupted build) keeps its last row, as a dict would
+    kept = [k for k, following in zip(keys, keys[1:] + [None]) if following is None or following[:2] != k[:2]]
+    index = pa.table({"audio_id": pa.array([k[0] for k in kept], pa.string()),
+                      "row": pa.array([k[2] for k in kept], pa.int64())})
+    index = index.replace_schema_metadata({_MANIFEST_KEY: manifest})
+    _write_atomically(arrow_dir / INDEX_FILE, [index], index.schema)
+
+
+def _read_mapped(path: Path):
+    import pyarrow as pa
+
+    return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+
+
+class _Strings:
+    """An Arrow string array as a sequence of `str`, for `bisect` (one element converted per probe)."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, index: int) -> str:
+        return self.array[index].as_py()
+
+
+class TeacherCache(Mapping):
+    """audio_id -> its windows' `TeacherTargets` (in window order), read on demand.
+
+    Nothing is held per clip: lookups bisect a memory-mapped index and read the rows they need, so
+    the memory of a process does not grow with the cache, and DataLoader workers share the pages.
+    Pickles as its folder (a spawned worker maps the files again).
+    """
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        if not (self.folder / INFO_FILE).exists():
+            raise FileNotFoundError(f"{self.folder} is not a teacher cache (no {INFO_FILE}); build it with "
+                                    "datasets_scripts/cache_teacher.py")
+        self.info = json.loads((self.folder / INFO_FILE).read_text())
+        shard_dir, arrow_dir = self.folder / SHARD_DIR, self.folder / ARROW_DIR
+        manifest = _manifest(shard_dir)
+        index_file = arrow_dir / INDEX_FILE
+        if not index_file.exists() or (_read_mapped(index_file).schema.metadata or {}).get(_MANIFEST_KEY) != manifest:
+            _build_arrow(shard_dir, arrow_dir, manifest)
+        index = _read_mapped(index_file)
+        self._ids = index.column("audio_id").combine_chunks()
+        self._index_rows = index.column("row").combine_chunks()
+        self._table = _read_mapped(arrow_dir / TARGETS_FILE)
+        self._window_seconds = self.info.get("window_seconds", 10.0)
+
+    def __reduce__(self):
+        return type(self), (self.folder,)
+
+    def _span(self, audio_id: str) -> tuple[int, int]:
+        ids = _Strings(self._ids)
+        first = bisect.bisect_left(ids, audio_id)
+        return first, bisect.bisect_right(ids, audio_id, lo=first)
+
+    def __getitem__(self, audio_id: str) -> list[TeacherTargets]:
+        first, end = self._span(audio_id)
+        if first == end:
+            raise KeyError(audio_id)
+        # one zero-copy slice per window: `Table.take` would concatenate the table's chunks (one per
+        # shard) first, reading the whole cache on every lookup
+        rows = [self._table.slice(row, 1).to_pylist()[0] for row in self._index_rows[first:end].to_pylist()]
+        return [_targets(row, len(rows), self._window_seconds) for row in rows]
+
+    def __contains__(self, audio_id) -> bool:
+        first, end = self._span(audio_id)
+        return end > first
+
+    def __iter__(self) -> Iterator[str]:
+        previous = None
+        for audio_id in self._ids.to_pylist():
+            if audio_id != previous:
+                yield audio_id
+            previous = audio_id
+
+    def __len__(self) -> int:
+        import pyarrow.compute as pc
+
+        return pc.count_distinct(self._ids).as_py()
+
+    def missing(self, audio_ids: Iterable[str]) -> list[str]:
+        """Those of `audio_ids` the cache has no targets for (one vectorised pass, no lookups)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        wanted = pa.array(list(audio_ids), pa.string())
+        return wanted.filter(pc.invert(pc.is_in(wanted, value_set=self._ids))).to_pylist()
+
+    @property
+    def has_alternatives(self) -> bool:
+        """Whether any window holds more than the top beam (n-best caching)."""
+        import pyarrow.compute as pc
+
+        if "captions" not in self._table.column_names:
+            return False
+        longest = pc.max(pc.list_value_length(self._table.column("captions"))).as_py()
+        return (longest or 0) > 1
+
+
+def load_teacher_cache(out_dir: str | Path) -> tuple[TeacherCache, dict]:
+    """audio_id -> its windows' targets (in window order; a lazy `TeacherCache`), and the cache's info."""
+    cache = TeacherCache(out_dir)
+    return cache, cache.info
 
 
 def cache_as_dataset(out_dir: str | Path):

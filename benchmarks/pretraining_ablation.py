@@ -5,6 +5,7 @@ weights in `pretrained/`, and with both from random weights, over several seeds.
 
     python benchmarks/pretraining_ablation.py --seeds 0 1 2          # 6 demo runs (~12 min each on 2 cores)
     python benchmarks/pretraining_ablation.py --report-only          # the table of the finished runs
+    python benchmarks/pretraining_ablation.py --teacher-only         # the demo teacher alone (~3 min a run)
 
 Seed s sets the teacher's and the student's seed. Every run keeps its folder under --out
 (outputs/pretraining_ablation/{on,off}_seed{s}/) and a rerun skips finished runs. Prints mean +- std
@@ -23,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 METRICS = ("cider_d", "bleu_4", "meteor", "sbert_sim_minilm", "distinct_captions")
+DATASET = "data/demo_quick"
 ROLES = {"teacher (HTSAT-BART demo)": "teacher", "student (EffNet-Trm)": "student"}
 
 
@@ -39,6 +41,32 @@ def run(out: Path, pretrained: bool, seed: int) -> dict:
         overrides = [f"training.seed={seed}", f"data.teacher_cache={folder}/teacher_cache",
                      f"output_dir={folder}/distill", f"model_dir={folder}/student"]
         run_demo(overrides=overrides, pretrained=pretrained)
+    return json.loads(results.read_text())
+
+
+def run_teacher_only(out: Path, pretrained: bool, seed: int) -> dict:
+    """Stage 3 of `make demo` alone (the demo teacher, as `make demo` trains it) and its test scores."""
+    from datasets import load_from_disk
+
+    from effnet_trm.data import decode_split
+    from effnet_trm.distill.demo import demo_teacher, pretrained_encoders
+    from effnet_trm.evaluation.metrics import ALL_METRICS, compute_caption_metrics, distinct_captions
+
+    folder = run_folder(out, pretrained, seed) / "teacher"
+    results = folder / "test_results.json"
+    if not results.exists():
+        if not (Path(DATASET) / "dataset_dict.json").exists():
+            from effnet_trm.data.demo_corpus import build_demo_corpus
+
+            build_demo_corpus(DATASET, preset="quick")
+        encoder_init = pretrained_encoders()["htsat_demo"] if pretrained else None
+        teacher = demo_teacher(DATASET, folder, seed, encoder_init)
+        test = load_from_disk(DATASET)["test"]
+        audio = decode_split(test, teacher.sampling_rate, progress=False)
+        captions = [c for i in range(0, len(audio), 16) for c in teacher.caption(audio[i : i + 16])]
+        scores = compute_caption_metrics(captions, [list(r) for r in test["captions"]], metrics=ALL_METRICS)
+        results.write_text(json.dumps({"scores": scores.corpus, "distinct_captions": distinct_captions(captions),
+                                       "captions": captions}, indent=1) + "\n")
     return json.loads(results.read_text())
 
 
@@ -65,12 +93,21 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", default="outputs/pretraining_ablation")
     parser.add_argument("--report-only", action="store_true", help="train nothing: tabulate the finished runs")
+    parser.add_argument("--teacher-only", action="store_true",
+                        help="the demo teacher alone (make demo's stage 3) and its test scores, no student")
     args = parser.parse_args(argv)
     out = Path(args.out)
     started = time.perf_counter()
     runs: dict[tuple[str, bool], list[dict]] = {}
     for seed in args.seeds:
         for pretrained in (True, False):
+            if args.teacher_only:
+                finished = (run_folder(out, pretrained, seed) / "teacher" / "test_results.json").exists()
+                if finished or not args.report_only:
+                    result = run_teacher_only(out, pretrained, seed)
+                    runs.setdefault(("teacher", pretrained), []).append(
+                        {**result["scores"], "distinct_captions": result["distinct_captions"]})
+                continue
             finished = (run_folder(out, pretrained, seed) / "distill" / "demo_results.json").exists()
             if args.report_only and not finished:
                 continue

@@ -23,8 +23,8 @@ DEMO_POOL = "data/demo_pretrain_pool"
 DEMO_POOL_CLIPS = 600
 DEMO_OUT = Path("pretrained")
 DEMO_RUNS = {
-    "htsat_demo": {"steps": 120, "batch_size": 16, "lr": 1e-3, "eval_every": 40, "crop_patches": None},
-    "effnet_b2": {"steps": 150, "batch_size": 32, "lr": 2e-3, "crop_patches": 1, "eval_every": 50},
+    "htsat_demo": {"steps": 400, "batch_size": 16, "lr": 1e-3, "eval_every": 100, "crop_patches": None},
+    "effnet_b2": {"steps": 600, "batch_size": 32, "lr": 2e-3, "crop_patches": 1, "eval_every": 150},
 }
 
 

@@ -48,9 +48,11 @@ def _count(network, kind):
 
 
 @torch.inference_mode()
-@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-10), (torch.float32, 1e-3)])
 def test_folded_encoder_computes_what_the_model_computes(model, dtype, tolerance):
-    """In float64 the fold is exact to rounding; in float32 rounding through 23 blocks stays small."""
+    """In float64 the fold is exact to rounding; in float32 rounding through 23 blocks stays small
+    (up to 3.7e-4 of the largest frame value seen on a fresh machine: the folded convolutions may run
+    other oneDNN kernels than the unfolded ones). A wrong fold is off by the order of the values."""
     model = copy.deepcopy(model).to(dtype)
     waves, mask = _batch()
     expected = model.encode(waves.to(dtype), mask)

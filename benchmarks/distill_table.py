@@ -131,9 +131,8 @@ def _prepare_teacher(args, root: Path, dataset: Path, teacher_scores: Path):
     """Corpus, demo teacher, its cache and its test scores (each reused when present); the test split."""
     from datasets import load_from_disk
 
-    from effnet_trm.data import decode_split
     from effnet_trm.data.demo_corpus import build_demo_corpus
-    from effnet_trm.distill.demo import demo_teacher, pretrained_encoders
+    from effnet_trm.distill.demo import demo_teacher, pretrained_encoders, teacher_captions
     from effnet_trm.teachers.cache import build_teacher_cache
 
     if not (dataset / "dataset_dict.json").exists():
@@ -146,9 +145,8 @@ def _prepare_teacher(args, root: Path, dataset: Path, teacher_scores: Path):
     test = load_from_disk(str(dataset))["test"]
     references = [list(r) for r in test["captions"]]
     if not teacher_scores.exists():
-        audio = decode_split(test, teacher.sampling_rate, progress=False)
-        teacher_captions = [c for i in range(0, len(audio), 16) for c in teacher.caption(audio[i : i + 16])]
-        teacher_scores.write_text(json.dumps(_score(teacher_captions, references, teacher_dir), indent=2) + "\n")
+        teacher_scores.write_text(json.dumps(_score(teacher_captions(teacher, test), references, teacher_dir),
+                                                 indent=2) + "\n")
     return test, references
 
 

@@ -48,8 +48,7 @@ def run_teacher_only(out: Path, pretrained: bool, seed: int) -> dict:
     """Stage 3 of `make demo` alone (the demo teacher, as `make demo` trains it) and its test scores."""
     from datasets import load_from_disk
 
-    from effnet_trm.data import decode_split
-    from effnet_trm.distill.demo import demo_teacher, pretrained_encoders
+    from effnet_trm.distill.demo import demo_teacher, pretrained_encoders, teacher_captions
     from effnet_trm.evaluation.metrics import ALL_METRICS, compute_caption_metrics, distinct_captions
 
     folder = run_folder(out, pretrained, seed) / "teacher"
@@ -62,8 +61,7 @@ def run_teacher_only(out: Path, pretrained: bool, seed: int) -> dict:
         encoder_init = pretrained_encoders()["htsat_demo"] if pretrained else None
         teacher = demo_teacher(DATASET, folder, seed, encoder_init)
         test = load_from_disk(DATASET)["test"]
-        audio = decode_split(test, teacher.sampling_rate, progress=False)
-        captions = [c for i in range(0, len(audio), 16) for c in teacher.caption(audio[i : i + 16])]
+        captions = teacher_captions(teacher, test)
         scores = compute_caption_metrics(captions, [list(r) for r in test["captions"]], metrics=ALL_METRICS)
         results.write_text(json.dumps({"scores": scores.corpus, "distinct_captions": distinct_captions(captions),
                                        "captions": captions}, indent=1) + "\n")

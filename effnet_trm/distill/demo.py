@@ -64,11 +64,18 @@ def demo_teacher(dataset: str | Path, teacher_dir: str | Path, seed: int = 0, en
                               freeze_encoder=pretrained)
 
 
+def teacher_captions(teacher, rows, batch_size: int = 16) -> list[str]:
+    """The teacher's beam-search captions of a split's clips (decoded at the teacher's rate)."""
+    from ..data import decode_split
+
+    audio = decode_split(rows, teacher.sampling_rate, progress=False)
+    return [c for i in range(0, len(audio), batch_size) for c in teacher.caption(audio[i : i + batch_size])]
+
+
 def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml", teacher_epochs: int | None = None,
              overrides: list[str] = (), pretrained: bool = True) -> dict:
     from datasets import load_from_disk
 
-    from ..data import decode_split
     from ..data.demo_corpus import build_demo_corpus
     from ..evaluation.runner import caption_split
     from ..inference import Captioner
@@ -113,10 +120,9 @@ def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml"
     test = load_from_disk(str(dataset))["test"]
     references = [list(r) for r in test["captions"]]
     student_captions = caption_split(Captioner.from_pretrained(str(model_dir)), test)
-    teacher_audio = decode_split(test, teacher.sampling_rate, progress=False)
-    teacher_captions = [c for i in range(0, len(teacher_audio), 16) for c in teacher.caption(teacher_audio[i : i + 16])]
+    teacher_test_captions = teacher_captions(teacher, test)
     results = {}
-    for name, captions in (("teacher (HTSAT-BART demo)", teacher_captions), ("student (EffNet-Trm)", student_captions)):
+    for name, captions in (("teacher (HTSAT-BART demo)", teacher_test_captions), ("student (EffNet-Trm)", student_captions)):
         scores = compute_caption_metrics(captions, references, metrics=ALL_METRICS)
         results[name] = {"scores": scores.corpus, "unavailable": scores.unavailable,
                          "distinct_captions": distinct_captions(captions), "clips": len(captions)}
@@ -126,7 +132,7 @@ def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml"
     (model_dir / "README.md").write_text(model_card(config, trainer.state, student_scores), encoding="utf-8")
     report = {"results": results, "timings_s": {k: round(v, 1) for k, v in timings.items()},
               "examples": [{"audio_id": a, "references": r[:2], "teacher": t, "student": s}
-                           for a, r, t, s in list(zip(test["audio_id"], references, teacher_captions,
+                           for a, r, t, s in list(zip(test["audio_id"], references, teacher_test_captions,
                                                       student_captions))[:5]]}
     out = Path(config.output_dir) / "demo_results.json"
     out.write_text(json.dumps(report, indent=2) + "\n")

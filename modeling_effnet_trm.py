@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -307,8 +308,8 @@ class EffNetTrmEncoder(nn.Module):
         spectrogram_frames = self.front_end.num_frames(num_samples)
         return torch.div(spectrogram_frames, self.config.encoder_time_stride, rounding_mode="floor").clamp(min=1)
 
-    def _frames(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Equal-length waveforms `(batch, samples)` -> frames `(batch, time, encoder_hidden_size)`.
+    def spectrogram_image(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Equal-length waveforms `(batch, samples)` -> the CNN's input `(batch, 1, n_mels, time)`.
 
         Clips shorter than one encoder frame are zero-padded to one (`min_input_samples`); their frame
         mask, computed from the true length, still keeps one frame.
@@ -318,10 +319,17 @@ class EffNetTrmEncoder(nn.Module):
         # replace the parameters, so the layout is checked on every call (a cheap stride test)
         if not self.backbone.conv_stem.weight.is_contiguous(memory_format=torch.channels_last):
             self.backbone.to(memory_format=torch.channels_last)
-        log_mel = self.front_end(waveform).unsqueeze(1)  # (batch, 1, n_mels, time): frequency is the height
-        log_mel = log_mel.contiguous(memory_format=torch.channels_last)
-        feature_map = self.backbone.forward_features(log_mel)  # (batch, channels, freq', time')
+        log_mel = self.front_end(waveform).unsqueeze(1)  # frequency is the image's height
+        return log_mel.contiguous(memory_format=torch.channels_last)
+
+    @staticmethod
+    def frames_from_feature_map(feature_map: torch.Tensor) -> torch.Tensor:
+        """The CNN's last feature map `(batch, channels, freq', time')` -> frames `(batch, time', channels)`."""
         return feature_map.mean(dim=2).transpose(1, 2)
+
+    def _frames(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Equal-length waveforms `(batch, samples)` -> frames `(batch, time, encoder_hidden_size)`."""
+        return self.frames_from_feature_map(self.backbone.forward_features(self.spectrogram_image(waveform)))
 
     def forward(
         self,
@@ -339,6 +347,18 @@ class EffNetTrmEncoder(nn.Module):
                 samples, 0 for padding. Without it every sample counts.
             output_attentions, output_hidden_states: accepted for `generate()`; a CNN has neither.
         """
+        output = self.forward_with(self._frames, input_values, attention_mask)
+        return output if return_dict else output.to_tuple()
+
+    def forward_with(
+        self,
+        frames_of: Callable[[torch.Tensor], torch.Tensor],
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+    ) -> EffNetTrmEncoderOutput:
+        """`forward`, with `frames_of` turning each group of equal-length waveforms into frames (as
+        `_frames` does). Training code passes its own to run part of the CNN differently (e.g. frozen
+        stages whose output it caches), and keeps the length grouping, masks and projection here."""
         if input_values.dim() != 2:
             raise ValueError(f"input_values must be (batch, samples), got shape {tuple(input_values.shape)}")
         batch_size, max_samples = input_values.shape
@@ -351,12 +371,12 @@ class EffNetTrmEncoder(nn.Module):
 
         groups = torch.unique(lengths).tolist()
         if len(groups) == 1:
-            frames = self._frames(input_values[:, : groups[0]])
+            frames = frames_of(input_values[:, : groups[0]])
         else:
             pieces = {}
             for length in groups:
                 rows = (lengths == length).nonzero(as_tuple=True)[0]
-                pieces[length] = (rows, self._frames(input_values[rows, :length]))
+                pieces[length] = (rows, frames_of(input_values[rows, :length]))
             max_frames = max(piece.shape[1] for _, piece in pieces.values())
             frames = input_values.new_zeros(batch_size, max_frames, self.config.encoder_hidden_size)
             for rows, piece in pieces.values():
@@ -366,13 +386,12 @@ class EffNetTrmEncoder(nn.Module):
         frame_mask = torch.arange(frames.shape[1], device=frames.device).unsqueeze(0) < valid.unsqueeze(1)
         frames = frames * frame_mask.unsqueeze(-1).to(frames.dtype)  # padding frames are exactly zero
         memory = self.output_projection(frames) if self.output_projection is not None else frames
-        output = EffNetTrmEncoderOutput(
+        return EffNetTrmEncoderOutput(
             last_hidden_state=memory,
             attention_mask=frame_mask,
             frame_embeddings=frames,
             clip_embedding=masked_mean(frames, frame_mask),
         )
-        return output if return_dict else output.to_tuple()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -594,6 +594,67 @@ def test_spec_augment_masks_the_training_log_mel_only_and_never_reaches_the_save
     torch.testing.assert_close(reloaded.encoder.front_end(wave), clean)  # the saved model is the plain one
 
 
+def test_frozen_stages_encode_like_the_student_train_only_the_rest_and_reuse_their_cache():
+    from effnet_trm.distill.config import KDConfig
+    from effnet_trm.distill.trainer import DistillationModule
+
+    student = _tiny_student()
+    module = DistillationModule(student, KDConfig(encoder_loss="none", sequence_kd=False), None, 0.1,
+                                frozen_encoder_stages=3, cache_frozen_stages=True)
+    frozen = module.frozen_stages
+    waves = torch.randn(3, 12000)
+    mask = torch.ones(3, 12000, dtype=torch.long)
+    mask[2, 7000:] = 0  # two lengths: the student runs them as two groups, and so must the cache
+    module.train()
+    assert not frozen.frozen.training and frozen.trained.training  # batch norm statistics stay as loaded
+    student.encoder.eval()  # no stochastic depth: both paths compute the same thing
+    expected = student.encode(waves, mask)
+    cached = frozen.encode(waves, mask)
+    for name in ("last_hidden_state", "attention_mask", "clip_embedding"):
+        torch.testing.assert_close(cached[name], expected[name], atol=1e-5, rtol=1e-4, msg=name)
+    assert (frozen.hits, frozen.misses, len(frozen.cache)) == (0, 3, 3)
+
+    student.encoder.train()
+    frozen.keep_frozen_in_eval_mode()
+    frozen.encode(waves[:2]).clip_embedding.sum().backward()  # both clips again, whole
+    assert frozen.hits == 2 and len(frozen.cache) == 3
+    backbone = student.encoder.backbone
+    assert backbone.conv_stem.weight.grad is None and all(p.grad is None for p in backbone.blocks[:3].parameters())
+    assert all(p.grad is not None for p in backbone.blocks[3:].parameters()) and backbone.conv_head.weight.grad is not None
+    assert "3 clips cached" in frozen.report() and (frozen.hits, frozen.misses) == (0, 0)
+
+    with pytest.raises(ValueError, match="between 0 and 7"):
+        DistillationModule(_tiny_student(), KDConfig(encoder_loss="none", sequence_kd=False), None, 0.1,
+                           frozen_encoder_stages=8)
+
+
+def test_frozen_stage_cache_refuses_spec_augment(tiny_run):
+    with pytest.raises(ValueError, match="SpecAugment"):
+        _config(tiny_run, "x", **{"training.frozen_encoder_stages": 3, "training.cache_frozen_stages": True,
+                                  "training.spec_augment": True})
+    with pytest.raises(ValueError, match="nothing frozen"):
+        _config(tiny_run, "x", **{"training.cache_frozen_stages": True})
+
+
+def test_run_with_frozen_cached_stages_trains_and_resumes_to_the_same_weights(tiny_run):
+    frozen = {"training.frozen_encoder_stages": 4, "training.cache_frozen_stages": True, "data.crop_seconds": 2.0}
+    uninterrupted = Trainer(_config(tiny_run, "frozen-full", **frozen))
+    backbone = uninterrupted.accelerator.unwrap_model(uninterrupted.module).student.encoder.backbone
+    stem, last_stage = backbone.conv_stem.weight.clone(), backbone.blocks[-1][0].conv_pw.weight.clone()
+    uninterrupted.train()
+    assert torch.equal(backbone.conv_stem.weight, stem) and not torch.equal(backbone.blocks[-1][0].conv_pw.weight, last_stage)
+    cache = uninterrupted.accelerator.unwrap_model(uninterrupted.module).frozen_stages.cache
+    assert len(cache) == 10  # each of the 6 labelled and 4 audio-only clips computed once in 6 steps of 4
+    expected = _student_state(uninterrupted)
+
+    interrupted = Trainer(_config(tiny_run, "frozen-resumed", **frozen))
+    interrupted.train(stop_after_steps=4)
+    resumed = Trainer(_config(tiny_run, "frozen-resumed", **frozen))
+    resumed.train(resume="latest")  # a fresh cache: the frozen stages give the same output again
+    for name, value in _student_state(resumed).items():
+        torch.testing.assert_close(value, expected[name], msg=name)
+
+
 def test_scheduled_sampling_feeds_back_a_growing_share_of_predictions():
     from effnet_trm.distill.regularisers import scheduled_sampling_inputs, teacher_forcing_ratio
 

@@ -103,6 +103,12 @@ class TrainingConfig:
     #: average the weights after each epoch from this one (1-based) on, and offer the average to
     #: model selection at the end (None: off; the authors: 21 of 25)
     swa_start_epoch: int | None = None
+    #: freeze the stem and the first N stages of the student's EfficientNet (B2 has 7): no gradient,
+    #: batch norm in evaluation mode. For small compute budgets (the demo); the paper: 0, all trained
+    frozen_encoder_stages: int = 0
+    #: keep the frozen stages' output per clip (in memory, about 120 kB per 10 s clip with 5 stages of B2)
+    #: and reuse it when the same input comes back: only with whole-clip crops, without SpecAugment
+    cache_frozen_stages: bool = False
 
 
 @dataclass
@@ -132,6 +138,14 @@ class DistillConfig:
         if self.data.audio_only_streaming and not (self.data.audio_only_split and self.data.audio_only_dataset):
             raise ValueError("data.audio_only_streaming needs data.audio_only_dataset (a Hub dataset id or a local "
                              "folder of data files) and data.audio_only_split")
+        if self.training.frozen_encoder_stages < 0:
+            raise ValueError("training.frozen_encoder_stages must be >= 0")
+        if self.training.cache_frozen_stages and not self.training.frozen_encoder_stages:
+            raise ValueError("training.cache_frozen_stages needs training.frozen_encoder_stages > 0: "
+                             "there is nothing frozen to cache")
+        if self.training.cache_frozen_stages and self.training.spec_augment:
+            raise ValueError("training.cache_frozen_stages cannot be used with training.spec_augment: SpecAugment "
+                             "masks each clip differently at every step, so the frozen stages' output never recurs")
         if self.training.num_workers < 0 or self.training.prefetch_factor < 1:
             raise ValueError("training.num_workers must be >= 0 and training.prefetch_factor >= 1")
 

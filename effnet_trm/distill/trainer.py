@@ -28,6 +28,7 @@ from ..hub import save_model_folder
 from ..tokenization import build_word_tokenizer
 from .config import DistillConfig, KDConfig
 from .data import Batch, ClipMaker, ClipSource, MixedBatches, check_teacher_alternatives
+from .frozen_stages import FrozenEncoderStages
 from .losses import ContrastiveDistillationHead, caption_loss, mse_distillation_loss
 from .regularisers import WeightAverage, add_spec_augment, scheduled_sampling_inputs, teacher_forcing_ratio
 
@@ -43,9 +44,12 @@ class DistillationModule(nn.Module):
     """The student plus the training-only distillation head (never saved with the model)."""
 
     def __init__(self, student: EffNetTrmForAudioCaptioning, kd: KDConfig, teacher_dim: int | None,
-                 label_smoothing: float, spec_augment: bool = False, num_processes: int = 1):
+                 label_smoothing: float, spec_augment: bool = False, num_processes: int = 1,
+                 frozen_encoder_stages: int = 0, cache_frozen_stages: bool = False):
         super().__init__()
         self.student = student
+        self.frozen_stages = (FrozenEncoderStages(student.encoder, frozen_encoder_stages, cache_frozen_stages)
+                              if frozen_encoder_stages else None)
         self.kd = kd
         self.label_smoothing = label_smoothing
         self.spec_augment = add_spec_augment(student) if spec_augment else None
@@ -56,6 +60,17 @@ class DistillationModule(nn.Module):
                                         kd.init_temperature, global_batch=num_processes > 1)
             if kd.encoder_loss == "contrastive" else None
         )
+
+    def train(self, mode: bool = True) -> "DistillationModule":
+        super().train(mode)
+        if self.frozen_stages is not None:
+            self.frozen_stages.keep_frozen_in_eval_mode()
+        return self
+
+    def encode(self, batch: Batch) -> EffNetTrmEncoderOutput:
+        if self.frozen_stages is not None:
+            return self.frozen_stages.encode(batch.input_values, batch.attention_mask)
+        return self.student.encode(batch.input_values, batch.attention_mask)
 
     def _decode(self, encoded: EffNetTrmEncoderOutput, labels: torch.Tensor) -> torch.Tensor:
         decoder_input_ids = self.student.shift_labels_right(labels)
@@ -68,7 +83,7 @@ class DistillationModule(nn.Module):
         return caption_loss(logits, labels, self.label_smoothing)
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
-        encoded = self.student.encode(batch.input_values, batch.attention_mask)
+        encoded = self.encode(batch)
         terms: dict[str, torch.Tensor] = {}
         n = batch.num_labelled
         if n and self.kd.sup_weight:
@@ -199,7 +214,9 @@ class Trainer:
         student = _student(config, len(self.tokenizer), teacher_dim, report=self.accelerator.print)
         self.module = DistillationModule(student, config.kd, teacher_dim, training.label_smoothing,
                                          spec_augment=training.spec_augment,
-                                         num_processes=self.accelerator.num_processes)
+                                         num_processes=self.accelerator.num_processes,
+                                         frozen_encoder_stages=training.frozen_encoder_stages,
+                                         cache_frozen_stages=training.cache_frozen_stages)
         self.validation_rows = corpus[config.data.validation_split]
         if config.data.validation_limit:
             self.validation_rows = self.validation_rows.select(range(min(config.data.validation_limit,
@@ -210,7 +227,8 @@ class Trainer:
         updates_per_epoch = math.ceil(steps_per_epoch / training.gradient_accumulation_steps)
         total_updates = updates_per_epoch * training.epochs
         warmup = max(1, int(training.warmup_epochs * updates_per_epoch))
-        optimizer = torch.optim.Adam(self.module.parameters(), lr=training.lr, weight_decay=training.weight_decay)
+        trainable = [parameter for parameter in self.module.parameters() if parameter.requires_grad]
+        optimizer = torch.optim.Adam(trainable, lr=training.lr, weight_decay=training.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, warmup_exponential_decay(warmup, total_updates, training.lr, training.final_lr)
         )
@@ -394,8 +412,11 @@ class Trainer:
         training = self.config.training
         self.state.epoch += 1
         self.state.step = 0
+        module = self.accelerator.unwrap_model(self.module)
         if self.weight_average is not None and self.state.epoch >= training.swa_start_epoch:
-            self.weight_average.update(self.accelerator.unwrap_model(self.module).student)
+            self.weight_average.update(module.student)
+        if module.frozen_stages is not None and module.frozen_stages.cache is not None:
+            logger.info(module.frozen_stages.report())
         if self.state.epoch % training.validate_every_epochs == 0 or self.state.epoch == training.epochs:
             self.validate()
         self.save_checkpoint()
@@ -537,6 +558,9 @@ An EfficientNet-B2 + 2-layer Transformer captioner (Xu et al., Interspeech 2024)
   {f"linear to {config.training.scheduled_sampling_final_ratio}" if config.training.scheduled_sampling_final_ratio < 1
    else 'off'}, weight averaging {f"from epoch {config.training.swa_start_epoch}" if config.training.swa_start_epoch
    else 'off'}.
+- Encoder: {f"stem and first {config.training.frozen_encoder_stages} stages frozen (their weights as initialised), the rest trained"
+   if config.training.frozen_encoder_stages else "trained whole"}{f", initialised from `{config.model.encoder_init_from}`"
+   if config.model.encoder_init_from else ""}.
 - {config.training.epochs} epochs, {config.training.labelled_batch_size} labelled +
   {config.training.audio_only_batch_size if config.data.audio_only_split else 0} audio-only clips per step,
   peak LR {config.training.lr}.

@@ -80,7 +80,7 @@ class _EncoderGraph(nn.Module):
     def forward(self, input_values: torch.Tensor):
         encoder = self.model.encoder
         log_mel = self.front_end(input_values).unsqueeze(1)
-        frames = encoder.backbone.forward_features(log_mel).mean(dim=2).transpose(1, 2)
+        frames = encoder.frames_from_feature_map(encoder.backbone.forward_features(log_mel))
         memory = frames if encoder.output_projection is None else encoder.output_projection(frames)
         keys, values = zip(*cross_keys_values(self.model, memory))
         return torch.stack(keys), torch.stack(values)

@@ -36,12 +36,12 @@ METRICS = ("bleu_4", "meteor", "rouge_l", "cider_d", "sbert_sim_minilm")
 #: says the same sentence for every clip can still score well on CIDEr-D when that sentence matches a
 #: few clips exactly, so the table shows it next to the scores.
 DISTINCT = "distinct_captions"
-VARIANTS = {
+VARIANTS = {  # every variant states both losses: the base config's own choice must not leak in
     "scratch": ["kd.encoder_loss=none", "kd.sequence_kd=false", "data.audio_only_split=null"],
-    "mse": ["kd.encoder_loss=mse", "data.audio_only_split=null"],
-    "mse + audio-only": ["kd.encoder_loss=mse"],
-    "contrastive": ["kd.encoder_loss=contrastive", "data.audio_only_split=null"],
-    "contrastive + audio-only": ["kd.encoder_loss=contrastive"],
+    "mse": ["kd.encoder_loss=mse", "kd.sequence_kd=true", "data.audio_only_split=null"],
+    "mse + audio-only": ["kd.encoder_loss=mse", "kd.sequence_kd=true"],
+    "contrastive": ["kd.encoder_loss=contrastive", "kd.sequence_kd=true", "data.audio_only_split=null"],
+    "contrastive + audio-only": ["kd.encoder_loss=contrastive", "kd.sequence_kd=true"],
     # the final recipe without sequence KD (L_sup + L_enc): the suspected amplifier of collapse onto
     # the teacher's few frequent sentences is L_seq on its pseudo-captions
     "contrastive + audio-only, no seq KD": ["kd.encoder_loss=contrastive", "kd.sequence_kd=false"],
@@ -71,6 +71,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from effnet_trm.distill.config import load_config
+    from effnet_trm.distill.demo import RANDOM_INIT_OVERRIDES
     from effnet_trm.distill.trainer import Trainer
     from effnet_trm.evaluation.runner import caption_split
     from effnet_trm.inference import Captioner
@@ -103,7 +104,7 @@ def main(argv=None) -> int:
             overrides = VARIANTS[variant] + [
                 f"data.dataset={dataset}", f"data.teacher_cache={root / 'teacher_cache'}", f"training.seed={seed}",
                 f"output_dir={root / name}", f"model_dir={root / name / 'model'}", "training.log_with=null",
-            ] + ([] if args.pretrained else ["model.encoder_init_from=null"]) + ([f"training.epochs={args.epochs}"] if args.epochs else [])
+            ] + ([] if args.pretrained else list(RANDOM_INIT_OVERRIDES)) + ([f"training.epochs={args.epochs}"] if args.epochs else [])
             run_started = time.perf_counter()
             model_dir = Trainer(load_config(BASE_CONFIG, overrides)).train()
             captions = caption_split(Captioner.from_pretrained(str(model_dir)), test, progress=False)

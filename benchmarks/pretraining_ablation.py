@@ -3,7 +3,8 @@
 (teacher, teacher cache, distilled student, test scores) with both encoders from the YAMNet-distilled
 weights in `pretrained/`, and with both from random weights, over several seeds.
 
-    python benchmarks/pretraining_ablation.py --seeds 0 1 2          # 6 demo runs (~12 min each on 2 cores)
+    python benchmarks/pretraining_ablation.py --seeds 0 1 2          # 6 demo runs (13 to 25 min each on 2 cores)
+    python benchmarks/pretraining_ablation.py --arms on              # one arm only (a rerun adds the other)
     python benchmarks/pretraining_ablation.py --report-only          # the table of the finished runs
     python benchmarks/pretraining_ablation.py --teacher-only         # the demo teacher alone (~3 min a run)
 
@@ -93,12 +94,14 @@ def main(argv=None) -> int:
     parser.add_argument("--report-only", action="store_true", help="train nothing: tabulate the finished runs")
     parser.add_argument("--teacher-only", action="store_true",
                         help="the demo teacher alone (make demo's stage 3) and its test scores, no student")
+    parser.add_argument("--arms", nargs="+", choices=["on", "off"], default=["on", "off"],
+                        help="run (or tabulate) only these arms: encoder pretraining on, off")
     args = parser.parse_args(argv)
     out = Path(args.out)
     started = time.perf_counter()
     runs: dict[tuple[str, bool], list[dict]] = {}
     for seed in args.seeds:
-        for pretrained in (True, False):
+        for pretrained in [arm == "on" for arm in args.arms]:
             if args.teacher_only:
                 finished = (run_folder(out, pretrained, seed) / "teacher" / "test_results.json").exists()
                 if finished or not args.report_only:

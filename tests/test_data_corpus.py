@@ -17,7 +17,8 @@ import soundfile as sf
 from effnet_trm.data import decode_audio
 from effnet_trm.data.catalogue import CLASSES, DEBIAN_PACKAGES, PYPI_PACKAGES, RULES, SourceRule
 from effnet_trm.data.containers import ContainerError, read_deb, read_openttd_cat, read_qt_rcc, read_zip
-from effnet_trm.data.demo_corpus import SPLITS, build_demo_corpus, caption_candidates, clean, split_recordings
+from effnet_trm.data.demo_corpus import (SPLITS, build_demo_corpus, build_held_out_clips, caption_candidates, clean,
+                                         split_recordings)
 from effnet_trm.data.sources import Recording, debian_licence, package_recordings, parse_debian_copyright
 
 
@@ -221,3 +222,16 @@ def test_same_seed_gives_identical_bytes(tiny_corpus, tmp_path):
     other = build_demo_corpus(tmp_path / "other", preset="tiny", seed=4, recordings=fake_recordings(), progress=False)
     assert _digest(again) == _digest(corpus)
     assert _digest(other) != _digest(corpus)
+
+
+def test_held_out_clips_hear_only_validation_and_test_recordings(tiny_corpus):
+    _, corpus = tiny_corpus
+    held_out = build_held_out_clips(6, seed=3, recordings=fake_recordings(), progress=False)
+    side = {split: {s for row in corpus[split] for s in row["source"].split("|")} for split in SPLITS}
+    heard = {s for row in held_out for s in row["source"].split("|")}
+    assert len(held_out) == 6 and all(len(row["captions"]) == 5 for row in held_out)
+    assert not heard & (side["train"] | side["audio_only"])
+    assert heard <= {r.source for split in ("validation", "test")
+                     for r in split_recordings(fake_recordings(), seed=3)[split]}
+    corpus_audio = {row["audio"]["bytes"] for split in SPLITS for row in corpus[split]}
+    assert not {row["audio"]["bytes"] for row in held_out} & corpus_audio  # new mixtures, not corpus clips

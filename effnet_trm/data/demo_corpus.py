@@ -36,6 +36,10 @@ SPLITS = ("train", "audio_only", "validation", "test")
 PRETRAIN_POOL = "pretrain"
 #: The splits whose recordings may feed the pretraining pool (never validation or test recordings).
 TRAIN_SIDE = ("train", "audio_only")
+#: Extra clips composed from the held-out recordings only (validation and test side), for measuring
+#: what no model was trained or selected on, e.g. the caption agreement of quantized exports.
+HELD_OUT = "held_out"
+HELD_OUT_SIDE = ("validation", "test")
 #: How a class's recordings are dealt to splits: the first to train, the second to test, ...
 DEAL_ORDER = ("train", "test", "validation", "audio_only", "train", "audio_only", "train", "test", "validation")
 
@@ -272,7 +276,7 @@ def build_split(split: str, recordings: list[Recording], size: int, seed: int, p
     beds = sorted(name for name in pools if CLASSES[name].role == "bed")
     if not events and not beds:
         raise ValueError(f"split {split!r} has no usable recordings")
-    rng = np.random.default_rng([seed, (*SPLITS, PRETRAIN_POOL).index(split)])
+    rng = np.random.default_rng([seed, (*SPLITS, PRETRAIN_POOL, HELD_OUT).index(split)])
     clips = []
     for index in tqdm(range(size), desc=f"building {split}", disable=not progress):
         recipe, chosen = _choose_recipe(rng, events, beds)
@@ -342,6 +346,18 @@ def build_pretraining_pool(
     pool = clips_to_dataset(build_split(PRETRAIN_POOL, train_side, size, seed, progress))
     pool.save_to_disk(str(out_dir))
     return pool
+
+
+def build_held_out_clips(size: int, seed: int = 0, recordings: list[Recording] | None = None,
+                         progress: bool = True):
+    """`size` new clips (captioned like the corpus's) composed from the recordings that the corpus with
+    the same `seed` deals to validation and test: sounds no model was trained on, in mixtures that are
+    not in the corpus. Returns a `Dataset` in the project schema; nothing is written."""
+    if recordings is None:
+        recordings, _ = collect_recordings()
+    splits = split_recordings(recordings, seed)
+    held_out = [recording for split in HELD_OUT_SIDE for recording in splits[split]]
+    return clips_to_dataset(build_split(HELD_OUT, held_out, size, seed, progress))
 
 
 def class_counts(corpus) -> dict[str, Counter]:

@@ -177,7 +177,8 @@ class Captioner:
     def caption_each(self, waveforms: Sequence[np.ndarray], **generate_kwargs) -> list:
         """`caption(waveforms)`, except that a clip that fails costs only its own result: if the batch
         raises, every clip is captioned alone, and a clip that still fails gets its exception in place
-        of its caption. A clip's caption does not depend on its batch-mates, so the others are unchanged."""
+        of its caption. A clip's caption does not depend on its batch-mates (under int8 quantization, whose
+        activation scales are per call, nearly: see `effnet_trm.optimize`), so the others are unchanged."""
         try:
             return list(self.caption(waveforms, **generate_kwargs))
         except Exception as error:  # noqa: BLE001 - any failure of one clip must not take the others down

@@ -7,10 +7,20 @@
   69 batch norms stop costing a pass over every activation map;
 - **fused self-attention projections**: each decoder layer's q, k and v also as one `qkv_proj` linear
   (the fast search's one matmul per step; `generate` still works on the copy);
-- optionally (`quantize="int8"`) **dynamic int8 linears in the decoder layers and the output
-  projection** (weights int8, activations quantized per call, `torch.ao.quantization.quantize_dynamic`).
-  Decoding a few beams at a time is bound by reading the weights (the vocabulary projection alone is
-  5 MB in fp32), and int8 weights are a quarter of the bytes. This one changes the numbers slightly:
+- optionally (`quantize="int8"`) **smaller weights for the linears that run at every decoding step**
+  (`torch.ao.quantization.quantize_dynamic`). Decoding a few beams at a time is bound by reading the
+  weights (the vocabulary projection alone is 5 MB in fp32), so fewer bytes per weight is what pays:
+  - the feed-forward layers (`fc1`, `fc2`: 57 % of the decoder layers' per-step weights): int8 weights with one
+    scale per output channel, activations quantized per call;
+  - the attention projections and the output projection: fp16 weights, computed in fp32 (half the
+    bytes, nearly exact);
+  - projections that run once per clip (the memory projection, the cross-attention keys and values)
+    stay fp32: nothing to gain per step, and their input (EfficientNet features, a few large outliers)
+    loses much to 8-bit activations.
+
+  Int8 activations have one scale per call, so a clip's int8 caption can depend on the other clips
+  decoded with it, and captions decided by a near tie between two beams can change. Per-step linears
+  all in int8 (per-channel or not) changed more of the demo student's validation and held-out captions.
   `benchmarks/export_agreement.py` measures how often the captions change.
 
 `benchmarks/speed.py` times each (rows "fast path" and "fast path, int8 decoder").
@@ -80,6 +90,32 @@ def _replace(network: nn.Module, name: str, module: nn.Module) -> None:
     setattr(network.get_submodule(parent_name) if parent_name else network, child, module)
 
 
+def per_step_linears(model) -> dict[str, str]:
+    """The linears of an optimized copy (fused `qkv_proj`) that run at every decoding step, by module
+    name, with the weight type `quantize="int8"` gives them (see the module docstring): "int8" for the
+    feed-forward layers, "fp16" for the rest."""
+    kinds = {}
+    for index in range(len(model.decoder.layers)):
+        prefix = f"decoder.layers.{index}"
+        kinds.update({f"{prefix}.fc1": "int8", f"{prefix}.fc2": "int8"})
+        kinds.update({f"{prefix}.self_attn.{name}": "fp16" for name in ("qkv_proj", "out_proj")})
+        kinds.update({f"{prefix}.encoder_attn.{name}": "fp16" for name in ("q_proj", "out_proj")})
+    kinds["lm_head"] = "fp16"
+    return kinds
+
+
+def quantize_decoding_step(model) -> None:
+    """`quantize="int8"` in place: `per_step_linears` become dynamic int8 (per-channel) or fp16 linears."""
+    qconfigs = {"int8": (torch.ao.quantization.per_channel_dynamic_qconfig, torch.qint8),
+                "fp16": (torch.ao.quantization.float16_dynamic_qconfig, torch.float16)}
+    with warnings.catch_warnings():  # torch deprecates the quantized tensor API in favour of torchao
+        warnings.simplefilter("ignore", UserWarning)
+        for name, kind in per_step_linears(model).items():
+            qconfig, dtype = qconfigs[kind]
+            torch.ao.quantization.quantize_dynamic(model, {name: qconfig}, dtype=dtype, inplace=True,
+                                                   mapping={nn.Linear: torch.ao.nn.quantized.dynamic.Linear})
+
+
 def _refuse_to_save(*args, **kwargs):
     raise RuntimeError("this model was rewritten by optimize_for_inference (folded batch norms, fused or "
                        "quantized layers) and cannot be saved as a checkpoint: save the original model")
@@ -87,7 +123,7 @@ def _refuse_to_save(*args, **kwargs):
 
 def optimize_for_inference(model, quantize: str | None = None):
     """An inference-only copy of an `EffNetTrmForAudioCaptioning`: batch norms folded, q/k/v fused,
-    and with `quantize="int8"` the decoder's linears dynamically quantized. See the module docstring."""
+    and with `quantize="int8"` the per-step decoder linears int8 and fp16. See the module docstring."""
     check_quantization(quantize)
     if quantize == "int8" and model.device.type != "cpu":
         raise ValueError(f"int8 dynamic quantization runs on the CPU only; the model is on {model.device}")
@@ -104,14 +140,6 @@ def optimize_for_inference(model, quantize: str | None = None):
             attention.qkv_proj.weight.copy_(weight)
             attention.qkv_proj.bias.copy_(bias)
     if quantize == "int8":
-        with warnings.catch_warnings():  # torch deprecates the quantized tensor API in favour of torchao
-            warnings.simplefilter("ignore", UserWarning)
-            qconfig = torch.ao.quantization.default_dynamic_qconfig
-            # the layers and the output projection, which run at every step; not the memory projection,
-            # which runs once per clip and whose input (EfficientNet features, a few large outliers)
-            # loses too much to 8-bit activations (export_agreement.py: 15 % of the demo test captions changed)
-            torch.ao.quantization.quantize_dynamic(
-                optimized, {"decoder.layers": qconfig, "lm_head": qconfig}, dtype=torch.qint8, inplace=True,
-                mapping={nn.Linear: torch.ao.nn.quantized.dynamic.Linear})  # linears only, not the embedding
+        quantize_decoding_step(optimized)
     optimized.save_pretrained = _refuse_to_save
     return optimized

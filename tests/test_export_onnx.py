@@ -58,9 +58,31 @@ def test_onnx_beam_and_greedy_captions_equal_generate(folders):
 def test_int8_export_runs_and_cli_loader(folders):
     _, onnx_dir = folders
     assert (onnx_dir / "decoder.int8.onnx").is_file()
-    captioner = load_captioner(str(onnx_dir))  # int8 graphs by default after --quantize int8
-    assert captioner.encoder_session._model_path.endswith("encoder.int8.onnx")
+    captioner = load_captioner(str(onnx_dir))  # the int8 decoder by default after --quantize int8
+    assert captioner.decoder_session._model_path.endswith("decoder.int8.onnx")
+    assert captioner.encoder_session._model_path.endswith("encoder.onnx")  # once per clip: fp32
     captions = captioner.caption(_waves(), num_beams=3, max_new_tokens=6)
     assert len(captions) == 3 and all(isinstance(c, str) for c in captions)
     with pytest.raises(ValueError, match="quantized .* when exported"):
         load_captioner(str(onnx_dir), quantize="int8")  # `effnet-trm caption --int8` on an export
+
+
+def test_int8_decoder_is_block_quantized_and_close_to_fp32(folders):
+    import onnx
+
+    _, onnx_dir = folders
+    graph = onnx.load(onnx_dir / "decoder.onnx").graph
+    weights = {initializer.name for initializer in graph.initializer}
+    weight_matmuls = [node for node in graph.node if node.op_type == "MatMul" and weights & set(node.input)]
+    quantized = [node for node in onnx.load(onnx_dir / "decoder.int8.onnx").graph.node if node.op_type == "MatMulNBits"]
+    assert len(weight_matmuls) == len(quantized) >= 7  # every projection with a weight; attention stays fp32
+    fp32, int8 = OnnxCaptioner(onnx_dir, variant="fp32"), OnnxCaptioner(onnx_dir)
+    keys, values, mask = fp32.encode(_waves())
+    steps = []
+    for captioner in (fp32, int8):
+        decoder = OnnxIncrementalDecoder(captioner.decoder_session, keys, values, mask, num_beams=1)
+        steps.append([decoder.step(np.full(3, token, np.int64)) for token in (1, 5, 7)])
+    for fp32_log_probs, int8_log_probs in zip(*steps):
+        difference = np.abs(np.exp(fp32_log_probs) - np.exp(int8_log_probs)).sum(axis=-1)
+        assert difference.max() < 0.02  # total variation between the next-word distributions
+        assert not np.allclose(fp32_log_probs, int8_log_probs, atol=1e-6)  # int8 really ran

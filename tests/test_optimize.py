@@ -82,9 +82,18 @@ def test_int8_decoder_log_probs_stay_close_to_fp32(model):
     waves, mask = _batch()
     fp32 = optimize_for_inference(model)
     int8 = optimize_for_inference(model, quantize="int8")
-    assert _count(int8.decoder.layers, torch.ao.nn.quantized.dynamic.Linear) == _count(fp32.decoder.layers, nn.Linear)
-    assert isinstance(int8.decoder.memory_projection[0], nn.Linear)  # once per clip: kept in fp32
-    assert isinstance(int8.lm_head, torch.ao.nn.quantized.dynamic.Linear)
+    dynamic = torch.ao.nn.quantized.dynamic.Linear
+    for layer in int8.decoder.layers:
+        assert all(isinstance(linear, dynamic) and linear.weight().dtype == torch.qint8
+                   for linear in (layer.fc1, layer.fc2))  # feed-forward: int8 weights
+        assert layer.fc1.weight().qscheme() == torch.per_channel_affine
+        for linear in (layer.self_attn.qkv_proj, layer.self_attn.out_proj, layer.encoder_attn.q_proj,
+                       layer.encoder_attn.out_proj):
+            assert isinstance(linear, dynamic) and linear._packed_params.dtype == torch.float16
+        # once per clip (cross-attention keys and values): kept in fp32
+        assert type(layer.encoder_attn.k_proj) is nn.Linear and type(layer.encoder_attn.v_proj) is nn.Linear
+    assert type(int8.decoder.memory_projection[0]) is nn.Linear
+    assert isinstance(int8.lm_head, dynamic) and int8.lm_head._packed_params.dtype == torch.float16
     steps = []
     for optimized in (fp32, int8):
         encoded = optimized.encode(waves, mask)

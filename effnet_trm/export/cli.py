@@ -15,7 +15,7 @@ def add_export_subcommand(subparsers) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--format", default="onnx", choices=["onnx"], help="export format (onnx)")
     parser.add_argument("--quantize", default=None, choices=["int8"],
-                        help="also write dynamically quantized int8 graphs and use them by default")
+                        help="also write an int8 decoder graph (block-wise int8 weights) and use it by default")
     parser.add_argument("--opset", type=int, default=17)
     parser.set_defaults(handler=_export)
 

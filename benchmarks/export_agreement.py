@@ -6,7 +6,7 @@
 
 Exports the model (fp32 and int8 graphs) into a temporary folder, captions with beam 3 and at most 20
 words through PyTorch `generate` (transformers), PyTorch with the fast search of `effnet_trm.decoding`
-on the `effnet_trm.optimize` copy (fp32, and `quantize="int8"`), ONNX Runtime fp32 and ONNX Runtime
+on the `effnet_trm.optimize` copy (fp32, `quantize="int8"` and `quantize="fp16"`), ONNX Runtime fp32 and ONNX Runtime
 int8, and prints per variant the share of captions identical to `generate`'s and CIDEr-D against the
 references. Two sets of clips: the split, and `--held-out` new clips composed from the demo corpus's
 validation and test recordings (`build_held_out_clips`: sounds no model was trained on, in mixtures no
@@ -51,6 +51,7 @@ def captioners(model: str, threads: int) -> dict:
         "pytorch generate": Captioner.from_pretrained(model, fast_search=False),
         "pytorch fast": Captioner.from_pretrained(model),
         "pytorch fast int8": Captioner.from_pretrained(model, quantize="int8"),
+        "pytorch fast fp16": Captioner.from_pretrained(model, quantize="fp16"),
         "onnx fp32": OnnxCaptioner(export_dir, threads=threads, variant="fp32"),
         "onnx int8": OnnxCaptioner(export_dir, threads=threads),
     }

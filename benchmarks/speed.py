@@ -12,7 +12,8 @@ the weights). Rows:
 - student (generate): EffNet-Trm with transformers' `generate` (beam 3, KV cache, batched);
 - student (fast path): what `Captioner`, the CLI and the Space run: the same search by
   `effnet_trm.decoding` (same token ids as `generate`) on the copy made by `effnet_trm.optimize` (batch
-  norms folded into the convolutions, q/k/v fused); with "int8 decoder", its decoder linears int8;
+  norms folded into the convolutions, q/k/v fused); with "int8 decoder" / "fp16 decoder", its per-step
+  decoder linears quantized (`quantize="int8"` / `"fp16"`);
 - student (reference decoding): the same weights decoded as the reference implementation does:
   one clip at a time, beam search that recomputes the whole prefix at every step (no KV cache);
 - student ONNX / ONNX int8 when `effnet_trm.export` is available.
@@ -40,13 +41,14 @@ sys.path.insert(0, str(ROOT))
 CLIP_SECONDS = 10.0
 CAPTION_TOKENS = 20
 BEAMS = 3
-ROWS = ("teacher", "student_generate", "student_fast", "student_fast_int8", "student_reference", "student_onnx",
-        "student_onnx_int8")
+ROWS = ("teacher", "student_generate", "student_fast", "student_fast_int8", "student_fast_fp16", "student_reference",
+        "student_onnx", "student_onnx_int8")
 LABELS = {
     "teacher": "teacher HTSAT-BART (full size)",
     "student_generate": "student, transformers generate (KV cache, batched)",
     "student_fast": "student, effnet_trm fast path (PyTorch fp32)",
     "student_fast_int8": "student, effnet_trm fast path, int8 decoder",
+    "student_fast_fp16": "student, effnet_trm fast path, fp16 decoder",
     "student_reference": "student, reference decoding (per clip, no KV cache)",
     "student_onnx": "student, ONNX Runtime",
     "student_onnx_int8": "student, ONNX Runtime int8",
@@ -192,7 +194,8 @@ def measure_row(row: str, repeats: int, threads: int, batch: int) -> dict:
         from effnet_trm.optimize import optimize_for_inference
 
         model = build_student()
-        optimized = optimize_for_inference(model, quantize="int8" if row.endswith("int8") else None)
+        quantize = row.removeprefix("student_fast").removeprefix("_") or None
+        optimized = optimize_for_inference(model, quantize=quantize)
         run = lambda audio: fast_generate(optimized, audio, num_beams=BEAMS,  # noqa: E731
                                           max_new_tokens=CAPTION_TOKENS, min_new_tokens=CAPTION_TOKENS)
     else:

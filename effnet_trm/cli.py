@@ -54,7 +54,7 @@ def _caption(args: argparse.Namespace) -> int:
 
     try:
         captioner = load_captioner(args.model, device=args.device, batch_size=args.batch_size,
-                                   quantize="int8" if args.int8 else None)
+                                   quantize="int8" if args.int8 else "fp16" if args.fp16 else None)
     except (ModelNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -113,9 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_argument("--json", action="store_true", help="print one JSON object per caption")
     caption.add_argument("--batch-size", type=int, default=8, help="clips per batch (default 8)")
     caption.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
-    caption.add_argument("--int8", action="store_true",
-                         help="PyTorch models on CPU: int8 decoder linears (faster; captions may differ slightly, "
-                              "see benchmarks/export_agreement.py). ONNX exports are quantized at export")
+    precision = caption.add_mutually_exclusive_group()
+    precision.add_argument("--int8", action="store_true",
+                           help="PyTorch models on CPU: int8/fp16 decoder linears (faster; a few captions may differ, "
+                                "see benchmarks/export_agreement.py). ONNX exports are quantized at export")
+    precision.add_argument("--fp16", action="store_true",
+                           help="PyTorch models on CPU: fp16 decoder weights (faster, the same captions as fp32 in "
+                                "benchmarks/export_agreement.py)")
     _add_generation_arguments(caption)
     caption.set_defaults(handler=_caption)
 

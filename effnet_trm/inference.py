@@ -114,7 +114,7 @@ class Captioner:
     ):
         """`fast_search=False` decodes every request with transformers' `generate` on `model` as it is;
         by default beam and greedy search run on a copy rewritten by `effnet_trm.optimize` (batch norms
-        folded, q/k/v fused; `quantize="int8"`: int8 decoder linears, slightly different numbers)."""
+        folded, q/k/v fused; `quantize="int8"` or `"fp16"`: smaller decoder weights, see `effnet_trm.optimize`)."""
         check_quantization(quantize)  # here, not when the copy is first built
         if quantize and not fast_search:
             raise ValueError("quantize needs the fast search (fast_search=True)")

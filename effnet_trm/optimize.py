@@ -21,9 +21,12 @@
   Int8 activations have one scale per call, so a clip's int8 caption can depend on the other clips
   decoded with it, and captions decided by a near tie between two beams can change. Per-step linears
   all in int8 (per-channel or not) changed more of the demo student's validation and held-out captions.
-  `benchmarks/export_agreement.py` measures how often the captions change.
+  `benchmarks/export_agreement.py` measures how often the captions change;
+- optionally (`quantize="fp16"`) **every one of those per-step linears with fp16 weights** (computed in
+  fp32): half the bytes, no activation quantization, and the same captions as fp32 where int8 changes
+  a few.
 
-`benchmarks/speed.py` times each (rows "fast path" and "fast path, int8 decoder").
+`benchmarks/speed.py` times each (rows "fast path", "fast path, int8 decoder", "fast path, fp16 decoder").
 
 The copy is for `effnet_trm.decoding.fast_generate` (what `Captioner` uses); it refuses `save_pretrained`
 because its modules no longer match the checkpoint format: save the original model.
@@ -40,7 +43,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .decoding import fused_qkv
 
-QUANTIZATIONS = (None, "int8")
+QUANTIZATIONS = (None, "int8", "fp16")
 
 
 def check_quantization(quantize: str | None) -> None:
@@ -90,27 +93,28 @@ def _replace(network: nn.Module, name: str, module: nn.Module) -> None:
     setattr(network.get_submodule(parent_name) if parent_name else network, child, module)
 
 
-def per_step_linears(model) -> dict[str, str]:
+def per_step_linears(model, quantize: str) -> dict[str, str]:
     """The linears of an optimized copy (fused `qkv_proj`) that run at every decoding step, by module
-    name, with the weight type `quantize="int8"` gives them (see the module docstring): "int8" for the
-    feed-forward layers, "fp16" for the rest."""
+    name, with the weight type `quantize` gives them (see the module docstring): under "int8", "int8"
+    for the feed-forward layers and "fp16" for the rest; under "fp16", "fp16" for all."""
+    feed_forward = "int8" if quantize == "int8" else "fp16"
     kinds = {}
     for index in range(len(model.decoder.layers)):
         prefix = f"decoder.layers.{index}"
-        kinds.update({f"{prefix}.fc1": "int8", f"{prefix}.fc2": "int8"})
+        kinds.update({f"{prefix}.fc1": feed_forward, f"{prefix}.fc2": feed_forward})
         kinds.update({f"{prefix}.self_attn.{name}": "fp16" for name in ("qkv_proj", "out_proj")})
         kinds.update({f"{prefix}.encoder_attn.{name}": "fp16" for name in ("q_proj", "out_proj")})
     kinds["lm_head"] = "fp16"
     return kinds
 
 
-def quantize_decoding_step(model) -> None:
-    """`quantize="int8"` in place: `per_step_linears` become dynamic int8 (per-channel) or fp16 linears."""
+def quantize_decoding_step(model, quantize: str) -> None:
+    """`per_step_linears` in place: dynamic int8 (per-channel) or fp16 linears."""
     qconfigs = {"int8": (torch.ao.quantization.per_channel_dynamic_qconfig, torch.qint8),
                 "fp16": (torch.ao.quantization.float16_dynamic_qconfig, torch.float16)}
     with warnings.catch_warnings():  # torch deprecates the quantized tensor API in favour of torchao
         warnings.simplefilter("ignore", UserWarning)
-        for name, kind in per_step_linears(model).items():
+        for name, kind in per_step_linears(model, quantize).items():
             qconfig, dtype = qconfigs[kind]
             torch.ao.quantization.quantize_dynamic(model, {name: qconfig}, dtype=dtype, inplace=True,
                                                    mapping={nn.Linear: torch.ao.nn.quantized.dynamic.Linear})
@@ -123,10 +127,10 @@ def _refuse_to_save(*args, **kwargs):
 
 def optimize_for_inference(model, quantize: str | None = None):
     """An inference-only copy of an `EffNetTrmForAudioCaptioning`: batch norms folded, q/k/v fused,
-    and with `quantize="int8"` the per-step decoder linears int8 and fp16. See the module docstring."""
+    and with `quantize` ("int8" or "fp16") smaller per-step decoder weights. See the module docstring."""
     check_quantization(quantize)
-    if quantize == "int8" and model.device.type != "cpu":
-        raise ValueError(f"int8 dynamic quantization runs on the CPU only; the model is on {model.device}")
+    if quantize and model.device.type != "cpu":
+        raise ValueError(f"{quantize} dynamic quantization runs on the CPU only; the model is on {model.device}")
     optimized = copy.deepcopy(model).eval()
     encoder = optimized.encoder
     example = torch.zeros(1, optimized.config.sampling_rate, device=optimized.device, dtype=optimized.dtype)  # 1 s
@@ -139,7 +143,7 @@ def optimize_for_inference(model, quantize: str | None = None):
         with torch.no_grad():
             attention.qkv_proj.weight.copy_(weight)
             attention.qkv_proj.bias.copy_(bias)
-    if quantize == "int8":
-        quantize_decoding_step(optimized)
+    if quantize:
+        quantize_decoding_step(optimized, quantize)
     optimized.save_pretrained = _refuse_to_save
     return optimized

@@ -200,6 +200,12 @@ def test_cli_caption_prints_json_lines(model_dir, tmp_path, capsys):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0 and len(lines) == 4  # two files x two segments (2 s + the 1 s tail kept: >= 1 s)
     assert lines[0]["start"] == 0.0 and lines[1]["end"] == 3.0 and all(line["caption"] for line in lines)
+    assert cli_main(["caption", str(clip), "--model", str(model_dir), "--json", "--fp16"]) == 0
+    fp16_line = json.loads(capsys.readouterr().out.splitlines()[0])
+    fp32_code = cli_main(["caption", str(clip), "--model", str(model_dir), "--json"])
+    assert fp32_code == 0 and fp16_line["caption"] == json.loads(capsys.readouterr().out.splitlines()[0])["caption"]
+    with pytest.raises(SystemExit):  # one precision at a time
+        cli_main(["caption", str(clip), "--model", str(model_dir), "--int8", "--fp16"])
 
 
 def test_cli_caption_command_runs_end_to_end(model_dir, tmp_path):

@@ -1,5 +1,5 @@
 """The inference-only copy of `effnet_trm.optimize`: folded batch norms compute what the model computes,
-int8 decoder linears stay close to fp32, and the original model is never touched."""
+int8 and fp16 decoder linears stay close to fp32, and the original model is never touched."""
 
 from __future__ import annotations
 
@@ -77,10 +77,21 @@ def test_fold_batch_norms_leaves_a_batch_norm_that_does_not_follow_a_convolution
         fold_batch_norms(network.train(), lambda: network(example))
 
 
+def _step_log_probs(model, optimized) -> list[np.ndarray]:
+    """Next-word log-probabilities of 3 decoding steps of `optimized` on a fixed batch."""
+    waves, mask = _batch()
+    encoded = optimized.encode(waves, mask)
+    decoder = TorchIncrementalDecoder(optimized, encoded.last_hidden_state, encoded.attention_mask, 1, 4)
+    tokens = np.array([model.config.decoder_start_token_id] * 2)
+    return [decoder.step(tokens + word) for word in range(3)]
+
+
+def _total_variation(log_probs: np.ndarray, other: np.ndarray) -> float:
+    return float(np.abs(np.exp(log_probs) - np.exp(other)).sum(axis=-1).max())
+
+
 @torch.inference_mode()
 def test_int8_decoder_log_probs_stay_close_to_fp32(model):
-    waves, mask = _batch()
-    fp32 = optimize_for_inference(model)
     int8 = optimize_for_inference(model, quantize="int8")
     dynamic = torch.ao.nn.quantized.dynamic.Linear
     for layer in int8.decoder.layers:
@@ -94,16 +105,26 @@ def test_int8_decoder_log_probs_stay_close_to_fp32(model):
         assert type(layer.encoder_attn.k_proj) is nn.Linear and type(layer.encoder_attn.v_proj) is nn.Linear
     assert type(int8.decoder.memory_projection[0]) is nn.Linear
     assert isinstance(int8.lm_head, dynamic) and int8.lm_head._packed_params.dtype == torch.float16
-    steps = []
-    for optimized in (fp32, int8):
-        encoded = optimized.encode(waves, mask)
-        decoder = TorchIncrementalDecoder(optimized, encoded.last_hidden_state, encoded.attention_mask, 1, 4)
-        tokens = np.array([model.config.decoder_start_token_id] * 2)
-        steps.append([decoder.step(tokens + word) for word in range(3)])
-    for fp32_log_probs, int8_log_probs in zip(*steps):
-        difference = np.abs(np.exp(fp32_log_probs) - np.exp(int8_log_probs)).sum(axis=-1)
-        assert difference.max() < 0.05  # total variation between the next-word distributions
+    for fp32_log_probs, int8_log_probs in zip(_step_log_probs(model, optimize_for_inference(model)),
+                                              _step_log_probs(model, int8)):
+        assert _total_variation(fp32_log_probs, int8_log_probs) < 0.05  # between next-word distributions
         assert not np.allclose(fp32_log_probs, int8_log_probs, atol=1e-6)  # int8 really ran
+
+
+@torch.inference_mode()
+def test_fp16_decoder_is_nearly_exact(model):
+    fp16 = optimize_for_inference(model, quantize="fp16")
+    dynamic = torch.ao.nn.quantized.dynamic.Linear
+    per_step = [fp16.lm_head] + [linear for layer in fp16.decoder.layers for linear in
+                                 (layer.fc1, layer.fc2, layer.self_attn.qkv_proj, layer.self_attn.out_proj,
+                                  layer.encoder_attn.q_proj, layer.encoder_attn.out_proj)]
+    assert all(isinstance(linear, dynamic) and linear._packed_params.dtype == torch.float16 for linear in per_step)
+    int8_variation = max(_total_variation(a, b) for a, b in zip(
+        _step_log_probs(model, optimize_for_inference(model)), _step_log_probs(model, optimize_for_inference(model, "int8"))))
+    for fp32_log_probs, fp16_log_probs in zip(_step_log_probs(model, optimize_for_inference(model)),
+                                              _step_log_probs(model, fp16)):
+        assert _total_variation(fp32_log_probs, fp16_log_probs) < min(2e-3, int8_variation / 4)
+        assert not np.allclose(fp32_log_probs, fp16_log_probs, atol=1e-7)  # fp16 weights really ran
 
 
 def test_the_original_model_is_untouched_and_the_copy_refuses_to_be_saved(model, tmp_path):

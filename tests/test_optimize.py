@@ -13,7 +13,7 @@ from torch import nn
 from effnet_trm.decoding import TorchIncrementalDecoder
 from effnet_trm.hub import init_model
 from effnet_trm.inference import Captioner
-from effnet_trm.optimize import fold_batch_norms, optimize_for_inference
+from effnet_trm.optimize import FullRangeDynamicLinear, fold_batch_norms, int8_linear_class, optimize_for_inference
 
 SR = 16000
 
@@ -109,6 +109,23 @@ def test_int8_decoder_log_probs_stay_close_to_fp32(model):
                                               _step_log_probs(model, int8)):
         assert _total_variation(fp32_log_probs, int8_log_probs) < 0.05  # between next-word distributions
         assert not np.allclose(fp32_log_probs, int8_log_probs, atol=1e-6)  # int8 really ran
+
+
+@pytest.mark.skipif(not torch.cpu._is_vnni_supported(), reason="8-bit activations are used on CPUs with VNNI only")
+@torch.inference_mode()
+def test_full_range_int8_activations_are_closer_to_fp32_on_vnni():
+    assert int8_linear_class() is FullRangeDynamicLinear
+    generator = torch.Generator().manual_seed(0)
+    linear = nn.Linear(256, 1024)
+    inputs = torch.randn(24, 256, generator=generator)
+    inputs[:, :4] *= 8  # a few large channels, as after a layer norm
+    errors = {}
+    for linear_class in (torch.ao.nn.quantized.dynamic.Linear, FullRangeDynamicLinear):
+        quantized = torch.ao.quantization.quantize_dynamic(
+            nn.Sequential(copy.deepcopy(linear)), {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig},
+            mapping={nn.Linear: linear_class})
+        errors[linear_class] = (quantized(inputs) - linear(inputs)).abs().mean().item()
+    assert errors[FullRangeDynamicLinear] < 0.7 * errors[torch.ao.nn.quantized.dynamic.Linear]
 
 
 @torch.inference_mode()

@@ -133,10 +133,12 @@ def quantize_decoding_step(model, quantize: str) -> None:
                          torch.ao.nn.quantized.dynamic.Linear)}
     with warnings.catch_warnings():  # torch deprecates the quantized tensor API in favour of torchao
         warnings.simplefilter("ignore", UserWarning)
-        for name, kind in per_step_linears(model, quantize).items():
-            qconfig, dtype, linear_class = qconfigs[kind]
-            torch.ao.quantization.quantize_dynamic(model, {name: qconfig}, dtype=dtype, inplace=True,
-                                                   mapping={nn.Linear: linear_class})
+        kinds = per_step_linears(model, quantize)
+        for kind, (qconfig, dtype, linear_class) in qconfigs.items():  # one pass over the model per kind
+            names = {name: qconfig for name, name_kind in kinds.items() if name_kind == kind}
+            if names:
+                torch.ao.quantization.quantize_dynamic(model, names, dtype=dtype, inplace=True,
+                                                       mapping={nn.Linear: linear_class})
 
 
 def _refuse_to_save(*args, **kwargs):

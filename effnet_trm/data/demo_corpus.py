@@ -328,6 +328,14 @@ def build_demo_corpus(
     return corpus
 
 
+def recordings_of(splits: Sequence[str], seed: int, recordings: list[Recording] | None = None) -> list[Recording]:
+    """The recordings that the corpus with this `seed` deals to `splits` (default: the catalogue's)."""
+    if recordings is None:
+        recordings, _ = collect_recordings()
+    dealt = split_recordings(recordings, seed)
+    return [recording for split in splits for recording in dealt[split]]
+
+
 def build_pretraining_pool(
     out_dir: str | Path,
     size: int,
@@ -339,10 +347,7 @@ def build_pretraining_pool(
     recordings that the corpus with the same `seed` deals to its train side (`train` and
     `audio_only`) only, so that no validation or test recording is ever heard in pretraining.
     Saved as a `Dataset` in the project schema (its captions are never read)."""
-    if recordings is None:
-        recordings, _ = collect_recordings()
-    splits = split_recordings(recordings, seed)
-    train_side = [recording for split in TRAIN_SIDE for recording in splits[split]]
+    train_side = recordings_of(TRAIN_SIDE, seed, recordings)
     pool = clips_to_dataset(build_split(PRETRAIN_POOL, train_side, size, seed, progress))
     pool.save_to_disk(str(out_dir))
     return pool
@@ -353,10 +358,7 @@ def build_held_out_clips(size: int, seed: int = 0, recordings: list[Recording] |
     """`size` new clips (captioned like the corpus's) composed from the recordings that the corpus with
     the same `seed` deals to validation and test: sounds no model was trained on, in mixtures that are
     not in the corpus. Returns a `Dataset` in the project schema; nothing is written."""
-    if recordings is None:
-        recordings, _ = collect_recordings()
-    splits = split_recordings(recordings, seed)
-    held_out = [recording for split in HELD_OUT_SIDE for recording in splits[split]]
+    held_out = recordings_of(HELD_OUT_SIDE, seed, recordings)
     return clips_to_dataset(build_split(HELD_OUT, held_out, size, seed, progress))
 
 

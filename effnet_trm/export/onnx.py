@@ -188,10 +188,11 @@ def quantize_int8(out_dir: Path) -> dict:
     its matmuls (memory projection, cross-attention keys and values) run once per clip, and their input
     (EfficientNet features, a few large outliers) loses much to 8-bit activations.
 
-    Why blocks: with per-tensor or per-channel scales (ONNX Runtime's dynamic quantization, the
-    previous version) the demo student's captions changed 2-4 times as often; `MatMulNBits` with fp32
-    arithmetic (`accuracy_level` unset) changes fewer still but has no fast 8-bit kernel (over 20x
-    slower per step here). `benchmarks/export_agreement.py` measures the agreement."""
+    Why blocks: each row's activations get scales of their own, so a clip's caption does not depend on
+    the clips decoded with it, where ONNX Runtime's dynamic quantization (the previous version) shares
+    one scale per call; on the demo student both kept about 96 % of the captions. `MatMulNBits` with
+    fp32 arithmetic (`accuracy_level` unset) keeps more but has no fast 8-bit kernel (over 20x slower
+    per step here). `benchmarks/export_agreement.py` measures the agreement."""
     import logging
 
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer

@@ -12,8 +12,8 @@
   weights (the vocabulary projection alone is 5 MB in fp32), so fewer bytes per weight is what pays:
   - the feed-forward layers (`fc1`, `fc2`: 57 % of the decoder layers' per-step weights): int8 weights with one
     scale per output channel, activations quantized per call, to all 8 bits on CPUs with VNNI (fbgemm
-    keeps 7 by default, against int16 saturation on x86 CPUs without it; the 8th bit halved the demo
-    student's changed held-out captions);
+    keeps 7 by default, against int16 saturation on x86 CPUs without it; with the 8th bit 4 of the demo
+    student's 200 held-out captions changed, without it 7: `benchmarks/export_agreement.py`);
   - the attention projections and the output projection: fp16 weights, computed in fp32 (half the
     bytes, nearly exact);
   - projections that run once per clip (the memory projection, the cross-attention keys and values)

@@ -190,9 +190,8 @@ def quantize_int8(out_dir: Path) -> dict:
 
     Why blocks: each row's activations get scales of their own, so a clip's caption does not depend on
     the clips decoded with it, where ONNX Runtime's dynamic quantization (the previous version) shares
-    one scale per call; on the demo student both kept about 96 % of the captions. `MatMulNBits` with
-    fp32 arithmetic (`accuracy_level` unset) keeps more but has no fast 8-bit kernel (over 20x slower
-    per step here). `benchmarks/export_agreement.py` measures the agreement."""
+    one scale per call. `MatMulNBits` with fp32 arithmetic (`accuracy_level` unset) has no fast 8-bit
+    kernel. `benchmarks/export_agreement.py` measures the agreement."""
     import logging
 
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer

@@ -2,6 +2,7 @@
 """Does the distillation input pipeline scale? Peak memory, throughput and start-up against corpus size.
 
     python benchmarks/pipeline_scaling.py --sizes 1000 4000 16000 --steps 5
+    python benchmarks/pipeline_scaling.py --sizes 1000 16000 --steps 3 --resume-only
 
 Builds synthetic corpora in the project schema (generated 16 kHz FLAC clips, half `train` half
 `audio_only`, five captions each) with a synthetic teacher cache (768-d embeddings, 3 beams, like
@@ -15,7 +16,10 @@ HTSAT-BART's), under --out (reused when present). Then, each run in a fresh proc
   cache that it alone has read, page cache the kernel drops under pressure), the time from `Trainer(...)` to the end of the first step (imports excluded;
   the first run on a corpus also copies its teacher cache into Arrow), and the clips/s of the step
   alone (`train_step`) and of the loop (waiting for batches included);
-- the input pipeline alone on the largest corpus (the training loader, no model) with 0, 1, 2 workers.
+- the input pipeline alone on the largest corpus (the training loader, no model) with 0, 1, 2 workers;
+- first, on each corpus, a resume check: a run with 2 workers stopped after --steps steps (a checkpoint)
+  and resumed in a fresh process for --steps more, against the same steps uninterrupted: peak memory
+  of each part, and whether the final weights are bit-identical.
 
 Prints markdown tables; memory counts as flat when the largest corpus's peak is within --margin of
 the smallest's. Threads: --threads per process (1 on the 2-core machine of the README).
@@ -162,7 +166,20 @@ class ChildMemory(threading.Thread):
                         pass  # the worker ended meanwhile
 
 
-def measure_training(corpus: str, out: str, steps: int, overrides: list[str], threads: int, tiny: bool) -> dict:
+def _weights_digest(trainer) -> str:
+    """A fingerprint of the student's weights: equal digests, bit-identical weights."""
+    import hashlib
+
+    student = trainer.accelerator.unwrap_model(trainer.module).student
+    digest = hashlib.sha1()
+    for tensor in student.state_dict().values():
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def measure_training(corpus: str, out: str, steps: int, overrides: list[str], threads: int, tiny: bool,
+                     resume: bool = False) -> dict:
+    """Train until global step `steps` (from the latest checkpoint in `out` when `resume`)."""
     import torch
 
     from effnet_trm.distill.trainer import Trainer
@@ -185,10 +202,10 @@ def measure_training(corpus: str, out: str, steps: int, overrides: list[str], th
         return terms
 
     trainer.train_step = timed_step
-    trainer.train(stop_after_steps=steps)
+    trainer.train(resume="latest" if resume else None, stop_after_steps=steps)
     workers.stopped.set()
     clips = config.training.labelled_batch_size + config.training.audio_only_batch_size
-    return {"startup_rss_mb": started_rss, "peak_rss_mb": _status_mb("VmHWM"),
+    return {"startup_rss_mb": started_rss, "peak_rss_mb": _status_mb("VmHWM"), "weights": _weights_digest(trainer),
             "worker_private_mb": workers.peak_mb if config.training.num_workers else None,
             "first_step_s": step_ends[0] - started,
             "step_clips_per_s": clips * (len(step_times) - 1) / sum(step_times[1:]),
@@ -236,6 +253,9 @@ def main(argv=None) -> int:
     parser.add_argument("--margin", type=float, default=0.10, help="flat: largest corpus's peak within this share")
     parser.add_argument("--full-student", action="store_true", help="the real EffNet-Trm instead of the tiny one")
     parser.add_argument("--out", default="outputs/pipeline_scaling")
+    parser.add_argument("--resume-only", action="store_true",
+                        help="only the resume check: on each corpus, 2 workers, --steps steps, a checkpoint, then "
+                             "--steps more in a fresh process, against one uninterrupted run")
     parser.add_argument("--task", help=argparse.SUPPRESS)  # a measurement, in the fresh process it runs in
     args = parser.parse_args(argv)
     if args.task:
@@ -251,6 +271,10 @@ def main(argv=None) -> int:
         corpora[size] = build_corpus(out / f"corpus_{size}", size, args.clip_seconds)
         print(f"corpus of {size} clips: {corpora[size]} ({time.perf_counter() - began:.0f} s)", file=sys.stderr)
 
+    resumed = {size: resume_check(args, corpus, out / "runs" / f"resume_{size}") for size, corpus in corpora.items()}
+    print(resume_report(resumed, args))
+    if args.resume_only:
+        return 0
     results = {}
     for size, corpus in corpora.items():
         for name, overrides in RUNS.items():
@@ -266,6 +290,37 @@ def main(argv=None) -> int:
                                                   "pipeline": pipeline, "args": vars(args)}, indent=2) + "\n")
     print(report(results, pipeline, args, max(corpora)))
     return 0
+
+
+def resume_check(args, corpus: Path, out: Path) -> dict:
+    """Interrupt a run (2 workers) after --steps steps and resume it in a fresh process for --steps
+    more; and the same 2 x --steps uninterrupted. Each part's peak memory, and whether the weights match."""
+    import shutil
+
+    shutil.rmtree(out, ignore_errors=True)  # a resumed run must start from this check's own checkpoint
+
+    def run(name: str, steps: int, resume: bool = False) -> dict:
+        result = _in_fresh_process(args, {
+            "kind": "training", "corpus": str(corpus), "out": str(out / name), "steps": steps,
+            "overrides": ["training.num_workers=2"], "threads": args.threads, "tiny": not args.full_student,
+            "resume": resume})
+        print(f"{corpus.name}, {name} to step {steps}{' (resumed)' if resume else ''}: {result}", file=sys.stderr)
+        return result
+
+    return {"uninterrupted": run("uninterrupted", 2 * args.steps), "first part": run("interrupted", args.steps),
+            "resumed": run("interrupted", 2 * args.steps, resume=True)}
+
+
+def resume_report(resumed: dict, args) -> str:
+    lines = [f"| corpus (clips) | run (2 workers) | steps | peak RSS, trainer (MB) | time to first step (s) | weights |",
+             "|---|---|---|---|---|---|"]
+    for size, runs in resumed.items():
+        for name, r in runs.items():
+            steps = f"{args.steps + 1}-{2 * args.steps}" if name == "resumed" else f"1-{args.steps if name == 'first part' else 2 * args.steps}"
+            lines.append(f"| {size} | {name} | {steps} | {r['peak_rss_mb']:.0f} | {r['first_step_s']:.1f} | {r['weights']} |")
+        same = runs["resumed"]["weights"] == runs["uninterrupted"]["weights"]
+        lines.append(f"| {size} | resumed = uninterrupted? | | | | **{'yes' if same else 'NO'}** |")
+    return "\n".join(lines)
 
 
 def report(results: dict, pipeline: dict, args, largest: int) -> str:

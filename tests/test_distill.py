@@ -361,6 +361,84 @@ def test_streamed_pool_errors_name_the_clip_and_the_limits(tiny_run, streamed_po
                                              "data.audio_only_streaming": True}))
 
 
+@pytest.fixture(scope="module")
+def live_teacher(tiny_run, tmp_path_factory):
+    """A small real HTSAT-BART teacher folder (teacher.pt + tokenizer), and a cache of its width for
+    the labelled clips only: the streamed pool's clips get their targets from the live teacher."""
+    from effnet_trm.teachers.htsat_bart import CHECKPOINT_FILE, HTSATBartCaptioner, save_wavcaps_checkpoint
+    from effnet_trm.tokenization import build_word_tokenizer
+
+    root = tmp_path_factory.mktemp("live")
+    tokenizer = build_word_tokenizer(["a dog barks", "rain falls", "a bell rings"])
+    torch.manual_seed(0)
+    model = HTSATBartCaptioner.from_size(
+        "demo", vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=1, eos_token_id=2,
+        decoder_start_token_id=2, forced_bos_token_id=1, forced_eos_token_id=2)
+    (root / "teacher").mkdir()
+    save_wavcaps_checkpoint(model, root / "teacher" / CHECKPOINT_FILE, "demo")
+    tokenizer.save_pretrained(root / "teacher")
+    width = model.htsat_config.num_features
+    (root / "cache" / SHARD_DIR).mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    _write_shard(root / "cache" / SHARD_DIR, [
+        {"audio_id": f"t{i}", "crop_index": 0, "crop_start": 0.0, "split": "", "caption": "a dog barks",
+         "clip_embedding": rng.standard_normal(width).astype(np.float32).tolist()} for i in range(6)])
+    (root / "cache" / INFO_FILE).write_text(f'{{"embedding_dim": {width}, "teacher_sampling_rate": 32000}}')
+    return root
+
+
+def _live(tiny_run, streamed_pool, live_teacher, name, **overrides):
+    return _streamed(tiny_run, streamed_pool, name, **{"data.teacher_cache": str(live_teacher / "cache"),
+                                                       "data.audio_only_live_teacher": str(live_teacher / "teacher"),
+                                                       **overrides})
+
+
+def test_live_teacher_targets_describe_exactly_the_students_crop(tiny_run, streamed_pool, live_teacher):
+    from effnet_trm.audio import resample
+    from effnet_trm.data import decode_audio
+
+    trainer = Trainer(_live(tiny_run, streamed_pool, live_teacher, "live", **{"training.num_workers": 2}))
+    pool = {row["audio_id"]: decode_audio(row["audio"], 32000) for row in trainer.stream.stream}
+    batches = _trained_batches(trainer, 0, 3)
+    assert all(b.teacher_embeddings is None and b.teacher_labels is None for b in batches)  # none cached
+    for batch in batches:
+        windows = batch.live_teacher.windows
+        completed = trainer.complete(batch)
+        assert completed.live_teacher is None and completed.teacher_labels.shape[0] == 4
+        expected = trainer.live_teacher.teacher.embed(windows).clip
+        torch.testing.assert_close(completed.teacher_embeddings[2:], expected, atol=1e-5, rtol=1e-5)
+        for row, (audio_id, window) in enumerate(zip(batch.audio_ids[2:], windows), start=2):
+            clip = pool[audio_id]  # a 1 s window at 32 kHz, cut from the 1.5 s clip
+            starts = [s for s in range(clip.size - window.size + 1) if np.array_equal(clip[s : s + window.size], window)]
+            assert window.size == 32000 and len(starts) == 1
+            # the student hears that window, resampled once
+            heard = trainer.batches.feature_extractor([resample(window, 32000, 16000)], sampling_rate=16000)
+            torch.testing.assert_close(completed.input_values[row], heard["input_values"][0])
+    # the labelled rows keep the cache's targets
+    labelled = trainer.batches[0]
+    assert batches[0].audio_ids[:2] == labelled.audio_ids
+
+
+def test_live_teacher_run_resumes_to_the_same_weights(tiny_run, streamed_pool, live_teacher):
+    uninterrupted = Trainer(_live(tiny_run, streamed_pool, live_teacher, "live-full"))
+    uninterrupted.train()
+    assert Trainer(_live(tiny_run, streamed_pool, live_teacher, "live-resumed")).train(stop_after_steps=4) is None
+    resumed = Trainer(_live(tiny_run, streamed_pool, live_teacher, "live-resumed"))
+    resumed.train(resume="latest")
+    expected = _student_state(uninterrupted)
+    for name, value in _student_state(resumed).items():
+        torch.testing.assert_close(value, expected[name], msg=name)
+
+
+def test_live_teacher_is_checked_against_the_cache_and_the_crop(tiny_run, streamed_pool, live_teacher):
+    with pytest.raises(ValueError, match=r"gives \d+-d clip embeddings, the teacher cache 8-d: the labelled"):
+        Trainer(_live(tiny_run, streamed_pool, live_teacher, "live-dim", **{"data.teacher_cache": str(streamed_pool / "cache")}))
+    with pytest.raises(ValueError, match=r"crop_seconds=12.0 is longer than the live teacher's window \(10.23 s\)"):
+        Trainer(_live(tiny_run, streamed_pool, live_teacher, "live-crop", **{"data.crop_seconds": 12.0}))
+    with pytest.raises(ValueError, match="audio_only_live_teacher is for streamed pools"):
+        _live(tiny_run, streamed_pool, live_teacher, "live-disk", **{"data.audio_only_streaming": False})
+
+
 # --- the student's crop lies in the teacher's window -------------------------------------------------
 
 

@@ -26,6 +26,10 @@ class DataConfig:
     #: shuffle a stream within a buffer of this many clips (0: file order within a shard, the shard
     #: order changing each pass). A buffer's content is not checkpointed: resume is then not exact
     audio_only_shuffle_buffer: int = 0
+    #: a teacher folder (teacher.pt + tokenizer, as cache_teacher.py takes) run live on the streamed
+    #: audio-only clips, on the training device, instead of looking them up in the teacher cache: for
+    #: pools too large to cache. Its window is the student's crop. The labelled split still uses the cache
+    audio_only_live_teacher: str | None = None
     validation_split: str = "validation"
     teacher_cache: str | None = None  #: folder written by datasets_scripts/cache_teacher.py
     #: random crops of this length for training (shorter clips are padded), taken inside the teacher's
@@ -138,6 +142,9 @@ class DistillConfig:
         if self.data.audio_only_streaming and not (self.data.audio_only_split and self.data.audio_only_dataset):
             raise ValueError("data.audio_only_streaming needs data.audio_only_dataset (a Hub dataset id or a local "
                              "folder of data files) and data.audio_only_split")
+        if self.data.audio_only_live_teacher and not self.data.audio_only_streaming:
+            raise ValueError("data.audio_only_live_teacher is for streamed pools (data.audio_only_streaming: true); "
+                             "a pool on local disk is cached once with datasets_scripts/cache_teacher.py")
         if self.training.frozen_encoder_stages < 0:
             raise ValueError("training.frozen_encoder_stages must be >= 0")
         if self.training.cache_frozen_stages and not self.training.frozen_encoder_stages:

@@ -68,6 +68,15 @@ def check_teacher_alternatives(teacher: TeacherCache, rule: str, cache: str) -> 
         )
 
 
+def random_crop(waveform: np.ndarray, seconds: float, sampling_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A random `seconds`-long piece of `waveform` (all of it when shorter)."""
+    size = int(seconds * sampling_rate)
+    if waveform.size <= size:
+        return waveform
+    start = int(rng.integers(0, waveform.size - size + 1))
+    return waveform[start : start + size]
+
+
 @dataclass
 class Clip:
     audio_id: str
@@ -109,10 +118,7 @@ class ClipMaker:
             targets = windows[int(rng.integers(len(windows)))]
             start, end = self._window(targets, waveform.size)
             waveform = waveform[start:end]
-        crop = int(self.crop_seconds * self.sampling_rate)
-        if waveform.size > crop:
-            start = int(rng.integers(0, waveform.size - crop + 1))
-            waveform = waveform[start : start + crop]
+        waveform = random_crop(waveform, self.crop_seconds, self.sampling_rate, rng)
         caption = captions[int(rng.integers(len(captions)))] if captions is not None else None
         teacher_caption = None
         if targets is not None:
@@ -170,6 +176,9 @@ class Batch:
 
     #: where a streamed audio-only pool stood after this batch: (stream, streams, its state_dict)
     stream_position: tuple[int, int, dict] | None = None
+    #: audio-only clips whose teacher targets a live teacher computes in the training process
+    #: (`streaming.LiveTeacher`); until then the teacher fields are None
+    live_teacher: object | None = None
 
     def _apply(self, function) -> "Batch":
         return Batch(**{k: function(v) if isinstance(v, torch.Tensor) else v for k, v in self.__dict__.items()})
@@ -243,7 +252,9 @@ class MixedBatches(torch.utils.data.Dataset):
         inputs = self.feature_extractor([c.waveform for c in clips], sampling_rate=self.feature_extractor.sampling_rate)
         labels = caption_labels(self.tokenizer, [c.caption for c in clips[:num_labelled]], self.max_words) \
             if num_labelled else None
-        has_teacher = clips[0].teacher is not None
+        # a streamed batch with a live teacher has no targets for its audio-only clips yet: the
+        # training process adds them (`streaming.LiveTeacher.complete`)
+        has_teacher = all(c.teacher is not None for c in clips)
         return Batch(
             input_values=inputs["input_values"],
             attention_mask=inputs["attention_mask"],

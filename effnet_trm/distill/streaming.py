@@ -16,18 +16,34 @@ streamed half cannot be: a stream has no random access. What is kept instead:
 
 The batches depend on the number of processes and of workers (they decide the streams), so a run
 resumes only with the same `training.num_workers` and process count.
+
+The teacher's targets for streamed clips come from the cache by `audio_id`, or, for a pool too large
+to cache, from a live teacher (`data.audio_only_live_teacher`, `LiveTeacher`): the workers decode each
+clip at the teacher's rate and draw the student's crop there, so the teacher's window *is* the crop
+(resampled once for the student), and the training process runs the teacher on those windows, on its
+device, before the step. Beam search is deterministic and the caption choice is seeded by the step,
+so a live run resumes as exactly as a cached one.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from ..audio import resample
 from ..data import decode_audio
-from .data import AUDIO_ONLY_COLUMNS, Batch, ClipMaker, MixedBatches
+from ..teachers.base import Teacher
+from ..teachers.cache import TeacherTargets
+from ..tokenization import caption_labels
+from .data import AUDIO_ONLY_COLUMNS, Batch, Clip, ClipMaker, MixedBatches, choose_teacher_caption, random_crop
+
+#: beams of the live teacher's search: as many as the teacher cache keeps by default
+LIVE_TEACHER_BEAMS = 3
 
 
 def open_audio_only_stream(source: str, split: str, process_index: int = 0, num_processes: int = 1,
@@ -63,8 +79,11 @@ class StreamedBatches:
     after each trained batch, and `state_dict()` / `load_state_dict()` carry that through checkpoints.
     """
 
-    def __init__(self, batches: MixedBatches, stream, make_clip: ClipMaker, audio_only_batch_size: int):
+    def __init__(self, batches: MixedBatches, stream, make_clip: ClipMaker, audio_only_batch_size: int,
+                 live_teacher_rate: int | None = None):
         self.batches, self.stream, self.make_clip = batches, stream, make_clip
+        #: the live teacher's sampling rate when it computes the streamed clips' targets (None: the cache)
+        self.live_teacher_rate = live_teacher_rate
         self.clips_per_step = len(batches.share(audio_only_batch_size))
         self.num_streams: int | None = None
         self.states: dict[int, dict] = {}
@@ -114,15 +133,85 @@ class StreamedBatches:
 
     def batch(self, global_step: int, rows: Iterator[tuple[dict, dict]], stream: int, num_streams: int) -> Batch:
         labelled = self.batches.labelled_clips(global_step)
-        audio_only, state = [], None
+        audio_only, windows, state = [], [], None
         rank = self.batches.process_index
         for slot in range(self.clips_per_step):
             row, state = next(rows)
-            waveform = decode_audio(row["audio"], self.make_clip.sampling_rate)
-            audio_only.append(self.make_clip(row["audio_id"], waveform, None, self.batches.clip_rng(4, global_step,
-                                                                                                rank, slot)))
+            rng = self.batches.clip_rng(4, global_step, rank, slot)
+            if self.live_teacher_rate is None:
+                waveform = decode_audio(row["audio"], self.make_clip.sampling_rate)
+                audio_only.append(self.make_clip(row["audio_id"], waveform, None, rng))
+                continue
+            window = random_crop(decode_audio(row["audio"], self.live_teacher_rate), self.make_clip.crop_seconds,
+                                 self.live_teacher_rate, rng)
+            windows.append(window)
+            student_audio = resample(window, self.live_teacher_rate, self.make_clip.sampling_rate)
+            audio_only.append(Clip(row["audio_id"], student_audio, caption=None, teacher=None))
         batch = self.batches.collate(labelled + audio_only, len(labelled))
         batch.stream_position = (stream, num_streams, state)
+        if windows:
+            batch.live_teacher = PendingTargets(
+                windows, [clip.teacher_caption for clip in labelled],
+                [clip.teacher.clip_embedding for clip in labelled], global_step, rank)
+        return batch
+
+
+@dataclass
+class PendingTargets:
+    """What a streamed batch needs from the live teacher: the audio-only clips' windows at the
+    teacher's rate (each exactly the student's crop), and the labelled rows' targets (from the cache),
+    which come first in the batch."""
+
+    windows: list[np.ndarray]
+    labelled_captions: list[str]
+    labelled_embeddings: list[np.ndarray]
+    global_step: int
+    process_index: int
+
+
+class LiveTeacher:
+    """Teacher targets for streamed audio-only clips, computed as their batches reach the training
+    process (on its device) instead of read from a cache: for pools too large to run the teacher
+    over first. Costs one teacher forward pass and beam search per clip and step.
+
+    Sequence KD's target is drawn from the teacher's beams by the run's rule (`kd.sequence_kd_choice`)
+    with a generator seeded by (seed, step, process, slot): the same batch always gets the same targets.
+    """
+
+    def __init__(self, teacher: Teacher, tokenizer, max_words: int, seed: int, caption_choice: str = "top1",
+                 caption_temperature: float = 1.0, num_beams: int = LIVE_TEACHER_BEAMS):
+        self.teacher, self.tokenizer, self.max_words, self.seed = teacher, tokenizer, max_words, seed
+        self.caption_choice, self.caption_temperature, self.num_beams = caption_choice, caption_temperature, num_beams
+
+    @classmethod
+    def from_pretrained(cls, folder: str, device, embedding_dim: int, crop_seconds: float, **kwargs) -> "LiveTeacher":
+        """The HTSAT-BART teacher in `folder` (teacher.pt + tokenizer, as `cache_teacher.py --teacher`
+        takes), checked against the cache its labelled targets come from and the crop it must hear."""
+        from ..teachers.htsat_bart import HTSATBartTeacher
+
+        teacher = HTSATBartTeacher.from_pretrained(folder, device=str(device))
+        if teacher.embedding_dim != embedding_dim:
+            raise ValueError(f"the live teacher {folder} gives {teacher.embedding_dim}-d clip embeddings, the teacher "
+                             f"cache {embedding_dim}-d: the labelled and the streamed clips need the same teacher")
+        if teacher.max_samples and crop_seconds * teacher.sampling_rate > teacher.max_samples:
+            raise ValueError(f"data.crop_seconds={crop_seconds} is longer than the live teacher's window "
+                             f"({teacher.max_samples / teacher.sampling_rate:.2f} s): it must hear the student's whole crop")
+        return cls(teacher, **kwargs)
+
+    def complete(self, batch: Batch) -> Batch:
+        """`batch` with the teacher's caption labels and clip embeddings for every row."""
+        pending: PendingTargets = batch.live_teacher
+        embeddings, hypotheses = self.teacher.embed_and_hypotheses(pending.windows, num_beams=self.num_beams)
+        clip_embeddings = embeddings.clip.float().numpy()
+        captions = []
+        for slot, (found, embedding) in enumerate(zip(hypotheses, clip_embeddings)):
+            targets = TeacherTargets(found[0].text, embedding, hypotheses=tuple(h.text for h in found),
+                                     scores=tuple(h.score for h in found))
+            rng = np.random.default_rng([self.seed, 5, pending.global_step, pending.process_index, slot])
+            captions.append(choose_teacher_caption(targets, self.caption_choice, rng, self.caption_temperature))
+        batch.teacher_labels = caption_labels(self.tokenizer, pending.labelled_captions + captions, self.max_words)
+        batch.teacher_embeddings = torch.from_numpy(np.stack(pending.labelled_embeddings + list(clip_embeddings)))
+        batch.live_teacher = None
         return batch
 
 

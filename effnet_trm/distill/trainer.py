@@ -222,6 +222,7 @@ class Trainer:
             self.validation_rows = self.validation_rows.select(range(min(config.data.validation_limit,
                                                                          len(self.validation_rows))))
 
+        self.live_teacher = self._live_teacher(teacher_dim)
         self.batches, self.stream = self._batches(corpus, teacher, student.config.sampling_rate)
         steps_per_epoch = self.batches.steps_per_epoch
         updates_per_epoch = math.ceil(steps_per_epoch / training.gradient_accumulation_steps)
@@ -277,7 +278,24 @@ class Trainer:
                 f"at most {shards} DataLoader workers can read it (training.num_workers={training.num_workers}); "
                 "lower training.num_workers or store the pool in more files")
         make_clip = ClipMaker(rate, data.crop_seconds, teacher, **choice)
-        return batches, StreamedBatches(batches, stream, make_clip, training.audio_only_batch_size)
+        live_rate = self.live_teacher.teacher.sampling_rate if self.live_teacher else None
+        return batches, StreamedBatches(batches, stream, make_clip, training.audio_only_batch_size, live_rate)
+
+    def _live_teacher(self, teacher_dim: int | None):
+        """The teacher run on streamed audio-only clips (`data.audio_only_live_teacher`), or None."""
+        data, kd = self.config.data, self.config.kd
+        if not data.audio_only_live_teacher:
+            return None
+        from .streaming import LiveTeacher
+
+        return LiveTeacher.from_pretrained(
+            data.audio_only_live_teacher, self.accelerator.device, teacher_dim, data.crop_seconds,
+            tokenizer=self.tokenizer, max_words=self.config.training.max_words, seed=self.config.training.seed,
+            caption_choice=kd.sequence_kd_choice, caption_temperature=kd.sequence_kd_temperature)
+
+    def complete(self, batch: Batch) -> Batch:
+        """A batch from the loader, ready to train on: the live teacher's targets added where it has any."""
+        return self.live_teacher.complete(batch) if batch.live_teacher is not None else batch
 
     def batch_loader(self, first: int, stop: int) -> torch.utils.data.DataLoader:
         """The batches of global steps [first, stop), made by `training.num_workers` worker processes.
@@ -381,7 +399,7 @@ class Trainer:
             for batch in self.batch_loader(self.state.global_step, stop):
                 if batch is None:  # a streamed loader's place-holder for a step before its first (StreamedSteps)
                     continue
-                terms = self.train_step(batch)
+                terms = self.train_step(self.complete(batch))
                 if self.stream is not None:
                     self.stream.consumed(batch)
                 self.state.step += 1

@@ -812,9 +812,8 @@ def test_regularised_run_averages_its_last_epochs_and_checkpoints_the_average(ti
 # --- several processes -----------------------------------------------------------------------------
 
 
-def test_two_processes_match_one_on_the_global_batch_and_resume(tiny_run, tmp_path):
-    """Really starts 2 CPU processes (gloo): the contrastive loss and its gradients equal one
-    process's on the same global batch; a stopped run resumes; the saved model is the main process's."""
+def _launch_two_processes(config, out, *mode: str) -> None:
+    """tests/distill_two_processes.py in 2 real CPU processes (torchrun, gloo)."""
     import os
     import socket
     import subprocess
@@ -822,10 +821,8 @@ def test_two_processes_match_one_on_the_global_batch_and_resume(tiny_run, tmp_pa
     from pathlib import Path
 
     import yaml
-    from safetensors.torch import load_file
 
-    config = _config(tiny_run, "two-processes", **{"training.epochs": 1, "training.save_every_steps": 0})
-    config_file = tmp_path / "config.yaml"
+    config_file = out / "config.yaml"
     config_file.write_text(yaml.safe_dump(config.to_dict()))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -835,9 +832,20 @@ def test_two_processes_match_one_on_the_global_batch_and_resume(tiny_run, tmp_pa
     # makes Accelerate take torchrun's processes as one job on gloo
     launched = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-         str(script), str(config_file), str(tmp_path)], capture_output=True, text=True, timeout=900, check=False,
+         str(script), str(config_file), str(out), *mode], capture_output=True, text=True, timeout=900, check=False,
         env={**os.environ, "ACCELERATE_USE_CPU": "true"})
     assert launched.returncode == 0, launched.stderr[-3000:]
+
+
+def test_two_processes_match_one_on_the_global_batch_and_resume(tiny_run, tmp_path):
+    """Really starts 2 CPU processes (gloo): the contrastive loss and its gradients equal one
+    process's on the same global batch; a stopped run resumes; the saved model is the main process's."""
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    config = _config(tiny_run, "two-processes", **{"training.epochs": 1, "training.save_every_steps": 0})
+    _launch_two_processes(config, tmp_path)
 
     one = Trainer(_config(tiny_run, "one-process", **{"training.epochs": 1}))
     one.module.eval()
@@ -858,3 +866,23 @@ def test_two_processes_match_one_on_the_global_batch_and_resume(tiny_run, tmp_pa
             torch.testing.assert_close(finals[1]["state"][name], value, msg=name)
         if name in saved:
             torch.testing.assert_close(saved[name], value, msg=name)  # the saved model is the main process's
+
+
+def test_two_processes_split_a_streamed_pool_and_resume_it(tiny_run, streamed_pool, tmp_path):
+    """2 real processes on a streamed pool of 8 clips in 4 shards: each reads its own 2 shards, and a
+    run stopped after 2 steps resumes to the uninterrupted run's weights in both processes."""
+    config = _streamed(tiny_run, streamed_pool, "two-processes-streamed",
+                       **{"output_dir": str(tmp_path / "run"), "training.save_every_steps": 0})
+    _launch_two_processes(config, tmp_path, "streamed")
+    runs = [torch.load(tmp_path / f"streamed_{rank}.pt") for rank in (0, 1)]
+    # 1 pool clip per process and step (audio_only_batch_size 2): 4 steps read each process's 4 clips
+    read = [[audio_id for step in run["pool_ids"] for audio_id in step] for run in runs]
+    assert all(len(ids) == len(set(ids)) == 4 for ids in read)
+    assert set(read[0]).isdisjoint(read[1]) and set(read[0]) | set(read[1]) == {f"s{i}" for i in range(8)}
+    for run in runs:
+        for name, value in run["uninterrupted"].items():
+            if not any(part in name for part in ("running_", "num_batches_tracked")):
+                torch.testing.assert_close(run["resumed"][name], value, msg=name)
+    for name, value in runs[0]["resumed"].items():
+        if not any(part in name for part in ("running_", "num_batches_tracked")):
+            torch.testing.assert_close(runs[1]["resumed"][name], value, msg=name)  # the processes stayed in sync

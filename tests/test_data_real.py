@@ -67,3 +67,45 @@ def test_audio_only_pool_streams_crops_and_counts_skips(tmp_path):
     assert (stats.yielded, stats.excluded, stats.too_long, list(stats.unreadable)) == (2, 1, 1, ["broken"])
     again = {s["audio_id"]: s for s in audio_only_pool(functools.partial(local_items, tmp_path), seed=1)[0]}
     assert again["keep_long"]["crop_start"] == samples["keep_long"]["crop_start"]  # seeded crops
+
+
+def test_corpus_stored_at_the_students_rate_decodes_without_resampling(tmp_path):
+    """datasets_scripts/store_at_rate.py: a Clotho copy (44.1 kHz WAV) as 16 kHz FLAC, the same audio
+    to 16-bit precision, ids and captions kept, nothing written into the original's folder."""
+    import io
+
+    from datasets import load_from_disk
+
+    from datasets_scripts.store_at_rate import main as store_at_rate
+
+    for name in ("development", "validation", "evaluation"):
+        (tmp_path / f"clotho_audio_{name}").mkdir()
+        with (tmp_path / f"clotho_captions_{name}.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file_name"] + [f"caption_{i}" for i in range(1, 6)])
+            writer.writerow([f"{name}.wav"] + [f"{name} sound {i}" for i in range(5)])
+        _tone(tmp_path / f"clotho_audio_{name}" / f"{name}.wav", seconds=2.0, rate=44100)
+    corpus, _ = build_clotho(tmp_path)
+    corpus.save_to_disk(str(tmp_path / "clotho"))
+    before = sorted(p.name for p in (tmp_path / "clotho").rglob("*"))
+
+    assert store_at_rate(["--dataset", str(tmp_path / "clotho"), "--out", str(tmp_path / "clotho_16k"),
+                          "--splits", "train", "test"]) == 0
+    copy = load_from_disk(str(tmp_path / "clotho_16k"))
+    assert sorted(copy) == ["test", "train"]
+    assert sorted(p.name for p in (tmp_path / "clotho").rglob("*")) == before
+    for split in copy:
+        original, stored = corpus[split][0], copy[split][0]
+        assert (stored["audio_id"], stored["captions"]) == (original["audio_id"], original["captions"])
+        info = sf.info(io.BytesIO(stored["audio"]["bytes"]))
+        assert (info.samplerate, info.channels, info.format) == (16000, 1, "FLAC")
+        assert stored["audio"]["path"] == original["audio_id"].replace(".wav", ".flac")
+        np.testing.assert_allclose(decode_audio(stored["audio"], 16000), decode_audio(original["audio"], 16000),
+                                   atol=1 / 2**15)
+
+    import pytest
+
+    with pytest.raises(SystemExit):
+        store_at_rate(["--dataset", str(tmp_path / "clotho"), "--out", str(tmp_path / "x"), "--splits", "nope"])
+    with pytest.raises(SystemExit):
+        store_at_rate(["--dataset", str(tmp_path / "clotho"), "--out", str(tmp_path / "clotho")])

@@ -52,3 +52,37 @@ def rows_to_dataset(rows: list[dict]):
     )
     columns = {name: [row[name] for row in rows] for name in features}
     return Dataset.from_dict(columns, features=features).cast_column("audio", Audio(decode=False))
+
+
+def encode_flac(waveform: np.ndarray, sampling_rate: int) -> bytes:
+    """A mono waveform as FLAC bytes (16-bit: lossless for 16-bit sources, and half the size of float)."""
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, waveform, sampling_rate, format="FLAC")
+    return buffer.getvalue()
+
+
+def _reencoded(row: dict, sampling_rate: int) -> dict:
+    try:
+        waveform = decode_audio(row["audio"], sampling_rate)
+    except AudioError as error:
+        raise AudioError(f"clip {row['audio_id']!r}: {error}") from None
+    name = (row["audio"].get("path") or row["audio_id"]).rsplit("/", 1)[-1]
+    return {"audio": {"bytes": encode_flac(waveform, sampling_rate), "path": name.rsplit(".", 1)[0] + ".flac"}}
+
+
+def store_at_rate(rows, sampling_rate: int, num_proc: int | None = None, cache_file_name: str | None = None):
+    """`rows` (a split in the project schema) with every clip decoded, resampled to `sampling_rate`
+    and stored as mono FLAC bytes, so that training decodes it without resampling. The other columns
+    are kept as they are; `audio_id`s too, so a teacher cache built on the original still applies (its
+    windows are in seconds)."""
+    from datasets import Audio, Value
+
+    # written as a plain struct (the Audio feature's encoder needs torchcodec, even for bytes), then
+    # cast back; every file goes to `cache_file_name`'s folder, none into the original's
+    features = rows.features.copy()
+    features["audio"] = {"bytes": Value("binary"), "path": Value("string")}
+    resampled = rows.map(_reencoded, fn_kwargs={"sampling_rate": sampling_rate}, num_proc=num_proc, features=features,
+                         cache_file_name=cache_file_name, desc=f"storing at {sampling_rate} Hz")
+    return resampled.cast_column("audio", Audio(decode=False))

@@ -6,6 +6,7 @@ import csv
 import functools
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from effnet_trm.data import decode_audio
@@ -39,14 +40,19 @@ def test_audiocaps_local_copy(tmp_path):
     assert "3 clips skipped" in report.summary()
 
 
-def test_clotho_local_copy(tmp_path):
+def _clotho_layout(root, seconds=1.0):
+    """A Clotho v2.1 folder: one 44.1 kHz WAV clip with five captions per split."""
     for name in ("development", "validation", "evaluation"):
-        (tmp_path / f"clotho_audio_{name}").mkdir()
-        with (tmp_path / f"clotho_captions_{name}.csv").open("w", newline="") as handle:
+        (root / f"clotho_audio_{name}").mkdir()
+        with (root / f"clotho_captions_{name}.csv").open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["file_name"] + [f"caption_{i}" for i in range(1, 6)])
             writer.writerow([f"{name}.wav"] + [f"{name} sound {i}" for i in range(5)])
-        _tone(tmp_path / f"clotho_audio_{name}" / f"{name}.wav", rate=44100)
+        _tone(root / f"clotho_audio_{name}" / f"{name}.wav", seconds=seconds, rate=44100)
+
+
+def test_clotho_local_copy(tmp_path):
+    _clotho_layout(tmp_path)
     corpus, report = build_clotho(tmp_path)
     assert [len(corpus[s]) for s in ("train", "validation", "test")] == [1, 1, 1]
     assert corpus["train"][0]["audio_id"] == "development.wav" and len(corpus["train"][0]["captions"]) == 5
@@ -69,7 +75,7 @@ def test_audio_only_pool_streams_crops_and_counts_skips(tmp_path):
     assert again["keep_long"]["crop_start"] == samples["keep_long"]["crop_start"]  # seeded crops
 
 
-def test_corpus_stored_at_the_students_rate_decodes_without_resampling(tmp_path):
+def test_corpus_stored_at_the_students_rate_decodes_without_resampling(tmp_path, capsys):
     """datasets_scripts/store_at_rate.py: a Clotho copy (44.1 kHz WAV) as 16 kHz FLAC, the same audio
     to 16-bit precision, ids and captions kept, nothing written into the original's folder."""
     import io
@@ -78,13 +84,7 @@ def test_corpus_stored_at_the_students_rate_decodes_without_resampling(tmp_path)
 
     from datasets_scripts.store_at_rate import main as store_at_rate
 
-    for name in ("development", "validation", "evaluation"):
-        (tmp_path / f"clotho_audio_{name}").mkdir()
-        with (tmp_path / f"clotho_captions_{name}.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["file_name"] + [f"caption_{i}" for i in range(1, 6)])
-            writer.writerow([f"{name}.wav"] + [f"{name} sound {i}" for i in range(5)])
-        _tone(tmp_path / f"clotho_audio_{name}" / f"{name}.wav", seconds=2.0, rate=44100)
+    _clotho_layout(tmp_path, seconds=2.0)
     corpus, _ = build_clotho(tmp_path)
     corpus.save_to_disk(str(tmp_path / "clotho"))
     before = sorted(p.name for p in (tmp_path / "clotho").rglob("*"))
@@ -103,9 +103,9 @@ def test_corpus_stored_at_the_students_rate_decodes_without_resampling(tmp_path)
         np.testing.assert_allclose(decode_audio(stored["audio"], 16000), decode_audio(original["audio"], 16000),
                                    atol=1 / 2**15)
 
-    import pytest
-
     with pytest.raises(SystemExit):
         store_at_rate(["--dataset", str(tmp_path / "clotho"), "--out", str(tmp_path / "x"), "--splits", "nope"])
+    assert "has no split ['nope']; it has ['test', 'train', 'validation']" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         store_at_rate(["--dataset", str(tmp_path / "clotho"), "--out", str(tmp_path / "clotho")])
+    assert "--out must differ from --dataset" in capsys.readouterr().err

@@ -272,7 +272,7 @@ def main(argv=None) -> int:
         print(f"corpus of {size} clips: {corpora[size]} ({time.perf_counter() - began:.0f} s)", file=sys.stderr)
 
     resumed = {size: resume_check(args, corpus, out / "runs" / f"resume_{size}") for size, corpus in corpora.items()}
-    print(resume_report(resumed, args))
+    print(resume_report(resumed))
     if args.resume_only:
         return 0
     results = {}
@@ -299,26 +299,27 @@ def resume_check(args, corpus: Path, out: Path) -> dict:
 
     shutil.rmtree(out, ignore_errors=True)  # a resumed run must start from this check's own checkpoint
 
-    def run(name: str, steps: int, resume: bool = False) -> dict:
+    def run(folder: str, first: int, last: int) -> tuple[str, dict]:
+        """(the steps it trained, its measurements): from `first` (> 1: resumed) to `last`."""
         result = _in_fresh_process(args, {
-            "kind": "training", "corpus": str(corpus), "out": str(out / name), "steps": steps,
+            "kind": "training", "corpus": str(corpus), "out": str(out / folder), "steps": last,
             "overrides": ["training.num_workers=2"], "threads": args.threads, "tiny": not args.full_student,
-            "resume": resume})
-        print(f"{corpus.name}, {name} to step {steps}{' (resumed)' if resume else ''}: {result}", file=sys.stderr)
-        return result
+            "resume": first > 1})
+        print(f"{corpus.name}, {folder}, steps {first}-{last}: {result}", file=sys.stderr)
+        return f"{first}-{last}", result
 
-    return {"uninterrupted": run("uninterrupted", 2 * args.steps), "first part": run("interrupted", args.steps),
-            "resumed": run("interrupted", 2 * args.steps, resume=True)}
+    steps = args.steps
+    return {"uninterrupted": run("uninterrupted", 1, 2 * steps), "first part": run("interrupted", 1, steps),
+            "resumed": run("interrupted", steps + 1, 2 * steps)}
 
 
-def resume_report(resumed: dict, args) -> str:
-    lines = [f"| corpus (clips) | run (2 workers) | steps | peak RSS, trainer (MB) | time to first step (s) | weights |",
+def resume_report(resumed: dict) -> str:
+    lines = ["| corpus (clips) | run (2 workers) | steps | peak RSS, trainer (MB) | time to first step (s) | weights |",
              "|---|---|---|---|---|---|"]
     for size, runs in resumed.items():
-        for name, r in runs.items():
-            steps = f"{args.steps + 1}-{2 * args.steps}" if name == "resumed" else f"1-{args.steps if name == 'first part' else 2 * args.steps}"
+        for name, (steps, r) in runs.items():
             lines.append(f"| {size} | {name} | {steps} | {r['peak_rss_mb']:.0f} | {r['first_step_s']:.1f} | {r['weights']} |")
-        same = runs["resumed"]["weights"] == runs["uninterrupted"]["weights"]
+        same = runs["resumed"][1]["weights"] == runs["uninterrupted"][1]["weights"]
         lines.append(f"| {size} | resumed = uninterrupted? | | | | **{'yes' if same else 'NO'}** |")
     return "\n".join(lines)
 

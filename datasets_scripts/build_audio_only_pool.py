@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import argparse
 import functools
-import io
 import sys
 from itertools import islice
 from pathlib import Path
 
-import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from effnet_trm.data.io import rows_to_dataset  # noqa: E402
+from effnet_trm.data.io import encode_flac, rows_to_dataset  # noqa: E402
 from effnet_trm.data.pools import audio_only_pool, hub_items, local_items  # noqa: E402
 
 POOL_RATE = 32000  # the teacher's rate; the student pipeline resamples once
@@ -57,11 +55,9 @@ def main(argv=None) -> int:
     pool, stats = audio_only_pool(items, excluded_ids(args.exclude_dataset), sampling_rate=POOL_RATE, seed=args.seed)
     rows = []
     for sample in islice(pool, args.count):
-        buffer = io.BytesIO()
-        sf.write(buffer, sample["waveform"], POOL_RATE, format="FLAC")
-        rows.append({"audio": {"bytes": buffer.getvalue(), "path": f"{sample['audio_id']}.flac"}, "captions": [],
-                     "audio_id": sample["audio_id"], "classes": [], "source": args.folder or f"hub:{args.hub}",
-                     "license": ""})
+        audio = {"bytes": encode_flac(sample["waveform"], POOL_RATE), "path": f"{sample['audio_id']}.flac"}
+        rows.append({"audio": audio, "captions": [], "audio_id": sample["audio_id"], "classes": [],
+                     "source": args.folder or f"hub:{args.hub}", "license": ""})
     from datasets import DatasetDict
 
     DatasetDict({"audio_only": rows_to_dataset(rows)}).save_to_disk(args.out)

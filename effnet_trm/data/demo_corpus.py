@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from tqdm.auto import tqdm
 
 from ..audio import AudioError, load_audio
 from .catalogue import CLASSES, SoundClass
-from .io import rows_to_dataset
+from .io import encode_flac, rows_to_dataset
 from .sources import Recording, collect_recordings
 
 logger = logging.getLogger(__name__)
@@ -133,12 +132,6 @@ def _place_events(canvas: np.ndarray, events: list[np.ndarray], rng: np.random.G
         _place(canvas, event, index * share + int(rng.integers(0, slack)), gain)
 
 
-def encode_flac(waveform: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(waveform, -1.0, 1.0), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-    return buffer.getvalue()
-
-
 # --- captions ---------------------------------------------------------------------------------------
 
 
@@ -245,7 +238,7 @@ def _make_clip(recipe, chosen, pools, rng, audio_id) -> Clip:
     sources = sorted({recording.source for recording, _ in used})
     licenses = sorted({recording.license for recording, _ in used})
     captions = choose_captions(caption_candidates(recipe, sounds), rng)
-    return Clip(audio_id, encode_flac(canvas), captions, list(chosen), sources, licenses)
+    return Clip(audio_id, encode_flac(canvas, SAMPLE_RATE), captions, list(chosen), sources, licenses)
 
 
 def _choose_recipe(rng, events, beds):

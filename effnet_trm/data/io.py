@@ -55,11 +55,12 @@ def rows_to_dataset(rows: list[dict]):
 
 
 def encode_flac(waveform: np.ndarray, sampling_rate: int) -> bytes:
-    """A mono waveform as FLAC bytes (16-bit: lossless for 16-bit sources, and half the size of float)."""
+    """A mono waveform as 16-bit FLAC bytes (lossless for 16-bit sources; samples clipped to [-1, 1],
+    where a resampler's overshoot would otherwise wrap around)."""
     import soundfile as sf
 
     buffer = io.BytesIO()
-    sf.write(buffer, waveform, sampling_rate, format="FLAC")
+    sf.write(buffer, np.clip(waveform, -1.0, 1.0), sampling_rate, format="FLAC", subtype="PCM_16")
     return buffer.getvalue()
 
 

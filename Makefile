@@ -42,6 +42,9 @@ demo: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m effnet_trm.distill.demo
 
 test: setup
+	# lint and format first (line length 120, pyproject.toml), then the suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 # Re-resolve against the newest releases, run the suite there, rewrite the lock only if it passes.

@@ -21,8 +21,9 @@ from effnet_trm.app.ui import build_ui, launch  # noqa: E402
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="model folder or Hub id (default: $EFFNET_TRM_MODEL, "
-                        "else outputs/demo/student)")
+    parser.add_argument(
+        "--model", default=None, help="model folder or Hub id (default: $EFFNET_TRM_MODEL, else outputs/demo/student)"
+    )
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--examples-from", default="data/demo_quick", help="demo corpus for example clips")

@@ -13,7 +13,11 @@ AUTO_MAP = {
 }
 #: The pipeline a model folder ships: `transformers.pipeline(model=folder, trust_remote_code=True)`.
 CUSTOM_PIPELINES = {
-    "audio-captioning": {"impl": "pipeline_effnet_trm.EffNetTrmCaptioningPipeline", "pt": ["AutoModel"], "type": "audio"},
+    "audio-captioning": {
+        "impl": "pipeline_effnet_trm.EffNetTrmCaptioningPipeline",
+        "pt": ["AutoModel"],
+        "type": "audio",
+    },
 }
 
 
@@ -141,9 +145,7 @@ class EffNetTrmConfig(PretrainedConfig):
                 f"d_model ({d_model}) must be divisible by decoder_attention_heads ({decoder_attention_heads})"
             )
         if encoder_padding not in ("", "same", "static_same_260"):
-            raise ValueError(
-                f"encoder_padding must be '', 'same' or 'static_same_260', got {encoder_padding!r}"
-            )
+            raise ValueError(f"encoder_padding must be '', 'same' or 'static_same_260', got {encoder_padding!r}")
         if position_embedding not in POSITION_EMBEDDINGS:
             raise ValueError(f"position_embedding must be one of {POSITION_EMBEDDINGS}, got {position_embedding!r}")
         self.vocab_size = vocab_size

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import numpy as np
 from transformers import BatchFeature, SequenceFeatureExtractor
 
-
 #: Largest sample magnitude accepted (+60 dB over full scale). Audio is scaled to [-1, 1]; float files may
 #: go somewhat beyond, but a larger peak means unscaled integer PCM or a corrupt file, and squared in the
 #: spectrogram such values overflow float32.
@@ -91,8 +90,10 @@ class EffNetTrmFeatureExtractor(SequenceFeatureExtractor):
                 f"audio at {sampling_rate} Hz given, but this model takes {self.sampling_rate} Hz: resample "
                 "it first (e.g. effnet_trm.audio.resample(wave, orig_sr, target_sr))"
             )
-        is_single = isinstance(raw_speech, np.ndarray) and raw_speech.ndim == 1 or (
-            isinstance(raw_speech, Sequence) and len(raw_speech) > 0 and np.isscalar(raw_speech[0])
+        is_single = (
+            isinstance(raw_speech, np.ndarray)
+            and raw_speech.ndim == 1
+            or (isinstance(raw_speech, Sequence) and len(raw_speech) > 0 and np.isscalar(raw_speech[0]))
         )
         waveforms = [raw_speech] if is_single else list(raw_speech)
         if not waveforms:

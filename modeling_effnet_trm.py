@@ -219,8 +219,16 @@ class StaticSamePadConv2d(nn.Conv2d):
     """A convolution with a fixed "same" padding (left/right, top/bottom), whatever the input size."""
 
     def __init__(self, conv: nn.Conv2d, padding: tuple[int, int, int, int]):
-        super().__init__(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, 0, conv.dilation,
-                         conv.groups, conv.bias is not None)
+        super().__init__(
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            conv.stride,
+            0,
+            conv.dilation,
+            conv.groups,
+            conv.bias is not None,
+        )
         self.weight, self.bias = conv.weight, conv.bias
         self.static_padding = padding
 
@@ -550,9 +558,7 @@ class EffNetTrmDecoder(nn.Module):
             self_mask = self_mask & attention_mask[:, None, None, :total_length].bool()
         memory_mask = encoder_attention_mask[:, None, None, :].bool()
         # once every layer has cached its cross-attention keys/values, the memory is not read again
-        cross_cached = cache is not None and all(
-            cache.is_updated.get(i, False) for i in range(len(self.layers))
-        )
+        cross_cached = cache is not None and all(cache.is_updated.get(i, False) for i in range(len(self.layers)))
         memory = None if cross_cached else self.memory_projection(encoder_hidden_states)
         for layer in self.layers:
             hidden_states = layer(hidden_states, self_mask, memory, memory_mask, cache)
@@ -619,8 +625,11 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
         `push_to_hub=True` pushes the complete folder (through `push_to_hub`, which saves here again).
         """
         push_to_hub = kwargs.pop("push_to_hub", False)
-        hub_kwargs = {key: kwargs.pop(key) for key in ("repo_id", "commit_message", "private", "token", "create_pr",
-                                                      "revision") if key in kwargs}
+        hub_kwargs = {
+            key: kwargs.pop(key)
+            for key in ("repo_id", "commit_message", "private", "token", "create_pr", "revision")
+            if key in kwargs
+        }
         self.config.auto_map = {**AUTO_MAP, **(getattr(self.config, "auto_map", None) or {})}
         self.config.custom_pipelines = {task: dict(entry) for task, entry in CUSTOM_PIPELINES.items()}
         super().save_pretrained(save_directory, *args, **kwargs)

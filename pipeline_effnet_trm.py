@@ -18,8 +18,17 @@ import numpy as np
 from transformers import Pipeline
 
 #: `generate` arguments the pipeline passes through (`captioner(audio, num_beams=1)`).
-GENERATE_ARGUMENTS = ("num_beams", "max_new_tokens", "do_sample", "top_p", "top_k", "temperature",
-                      "num_return_sequences", "length_penalty", "early_stopping")
+GENERATE_ARGUMENTS = (
+    "num_beams",
+    "max_new_tokens",
+    "do_sample",
+    "top_p",
+    "top_k",
+    "temperature",
+    "num_return_sequences",
+    "length_penalty",
+    "early_stopping",
+)
 
 
 def _read_file(path: str) -> tuple[np.ndarray, int]:

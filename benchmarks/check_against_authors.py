@@ -44,10 +44,10 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from effnet_trm.conversion.reference import convert
-from effnet_trm.decoding import search_memory
-from effnet_trm.inference import Captioner
-from modeling_effnet_trm import EffNetTrmEncoderOutput, sinusoidal_position_embedding
+from effnet_trm.conversion.reference import convert  # noqa: E402 (after the sys.path entry)
+from effnet_trm.decoding import search_memory  # noqa: E402
+from effnet_trm.inference import Captioner  # noqa: E402
+from modeling_effnet_trm import EffNetTrmEncoderOutput, sinusoidal_position_embedding  # noqa: E402
 
 SR = 16000
 MAX_LENGTH = 20
@@ -84,8 +84,18 @@ class _Spectrogram(nn.Module):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         flat = waveform.reshape(-1, waveform.shape[-1])
-        spectrum = torch.stft(flat, self.n_fft, self.hop_length, self.win_length, self.window, center=True,
-                              pad_mode="reflect", normalized=False, onesided=True, return_complex=True)
+        spectrum = torch.stft(
+            flat,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            self.window,
+            center=True,
+            pad_mode="reflect",
+            normalized=False,
+            onesided=True,
+            return_complex=True,
+        )
         return spectrum.abs().pow(2.0).reshape(*waveform.shape[:-1], *spectrum.shape[-2:])
 
 
@@ -101,8 +111,9 @@ class _MelScale(nn.Module):
 class MelSpectrogram(nn.Module):
     """Stand-in for `torchaudio.transforms.MelSpectrogram` (the arguments their code passes)."""
 
-    def __init__(self, sample_rate=16000, n_fft=400, win_length=None, hop_length=None, f_min=0.0, f_max=None,
-                 n_mels=128):
+    def __init__(
+        self, sample_rate=16000, n_fft=400, win_length=None, hop_length=None, f_min=0.0, f_max=None, n_mels=128
+    ):
         super().__init__()
         win_length = win_length or n_fft
         hop_length = hop_length or win_length // 2
@@ -232,8 +243,10 @@ def load_training_state(hf_wrapper, state: dict[str, torch.Tensor], seed: int):
     torch.manual_seed(seed)
     model = hf_wrapper.Effb2TrmCaptioningModel(hf_wrapper.Effb2TrmConfig()).eval()
     missing, unexpected = model.model.load_state_dict(state, strict=False)
-    assert not unexpected and set(missing) == {"model.decoder.pos_encoder.pe", "model.decoder.classifier.weight"}, \
-        (missing, unexpected)
+    assert not unexpected and set(missing) == {"model.decoder.pos_encoder.pe", "model.decoder.classifier.weight"}, (
+        missing,
+        unexpected,
+    )
     return model
 
 
@@ -295,8 +308,14 @@ def authors_decode(model, encoded: dict, method: str) -> list[tuple[int, ...]]:
 def authors_logits(model, encoded: dict, caption: tuple[int, ...]) -> torch.Tensor:
     ids = torch.tensor([[1, *caption]])
     with torch.no_grad():
-        return model.model.model.decoder({"word": ids, "attn_emb": encoded["attn_emb"],
-                                          "attn_emb_len": encoded["attn_emb_len"], "cap_padding_mask": ids == 0})["logit"][0]
+        return model.model.model.decoder(
+            {
+                "word": ids,
+                "attn_emb": encoded["attn_emb"],
+                "attn_emb_len": encoded["attn_emb_len"],
+                "cap_padding_mask": ids == 0,
+            }
+        )["logit"][0]
 
 
 def our_decode(model, memory: torch.Tensor, mask: torch.Tensor, num_beams: int, beam_rule: str):
@@ -309,8 +328,13 @@ def authors_outputs(authors, inputs: list[dict]) -> list[dict]:
     outputs = []
     for item in inputs:
         greedy = authors_decode(authors, item["encoded"], "greedy")[0]
-        outputs.append({"greedy": greedy, "beam": authors_decode(authors, item["encoded"], "beam")[0],
-                        "logits": authors_logits(authors, item["encoded"], greedy)})
+        outputs.append(
+            {
+                "greedy": greedy,
+                "beam": authors_decode(authors, item["encoded"], "beam")[0],
+                "logits": authors_logits(authors, item["encoded"], greedy),
+            }
+        )
     return outputs
 
 
@@ -322,9 +346,11 @@ def compare(theirs_outputs: list[dict], captioner, inputs: list[dict]) -> dict:
     memory = torch.nn.utils.rnn.pad_sequence([item["ours"][0] for item in inputs], batch_first=True)
     mask = torch.nn.utils.rnn.pad_sequence([item["ours"][1] for item in inputs], batch_first=True)
     with torch.inference_mode():
-        ours = {"greedy": our_decode(model, memory, mask, 1, "reference"),
-                "beam": our_decode(model, memory, mask, BEAMS, "reference"),
-                "beam_transformers_rule": our_decode(model, memory, mask, BEAMS, "transformers")}
+        ours = {
+            "greedy": our_decode(model, memory, mask, 1, "reference"),
+            "beam": our_decode(model, memory, mask, BEAMS, "reference"),
+            "beam_transformers_rule": our_decode(model, memory, mask, BEAMS, "transformers"),
+        }
     for index, item in enumerate(inputs):
         encoded = item["encoded"]
         valid = int(encoded["attn_emb_len"][0])
@@ -335,9 +361,12 @@ def compare(theirs_outputs: list[dict], captioner, inputs: list[dict]) -> dict:
         greedy, beam = theirs_outputs[index]["greedy"], theirs_outputs[index]["beam"]
         with torch.inference_mode():
             ids = torch.tensor([[1, *greedy]])
-            our_logits = captioner.model(encoder_outputs=EffNetTrmEncoderOutput(
-                last_hidden_state=item["ours"][0][None], attention_mask=item["ours"][1][None]),
-                decoder_input_ids=ids).logits[0]
+            our_logits = captioner.model(
+                encoder_outputs=EffNetTrmEncoderOutput(
+                    last_hidden_state=item["ours"][0][None], attention_mask=item["ours"][1][None]
+                ),
+                decoder_input_ids=ids,
+            ).logits[0]
         result["logits"] = max(result["logits"], float((our_logits - theirs_outputs[index]["logits"]).abs().max()))
         result["greedy"] += ours["greedy"][index] == greedy
         result["beam"] += ours["beam"][index] == beam
@@ -354,8 +383,9 @@ def clip_inputs(authors, captioner, clips) -> list[dict]:
             audio = torch.from_numpy(waveform)[None]
             encoded = authors.model.model.encoder({"wav": audio, "wav_len": [audio.shape[1]], "specaug": False})
             ours = captioner.model.encode(audio)
-            inputs.append({"encoded": encoded, "frames": True,
-                           "ours": (ours.frame_embeddings[0], ours.attention_mask[0])})
+            inputs.append(
+                {"encoded": encoded, "frames": True, "ours": (ours.frame_embeddings[0], ours.attention_mask[0])}
+            )
     return inputs
 
 
@@ -363,9 +393,16 @@ def memory_inputs(memories) -> list[dict]:
     inputs = []
     for memory, valid in memories:
         mask = torch.arange(memory.shape[0]) < valid
-        inputs.append({"encoded": {"attn_emb": memory[None], "attn_emb_len": torch.tensor([valid]),
-                                   "fc_emb": memory[:valid].mean(0, keepdim=True)},
-                       "ours": (memory, mask)})
+        inputs.append(
+            {
+                "encoded": {
+                    "attn_emb": memory[None],
+                    "attn_emb_len": torch.tensor([valid]),
+                    "fc_emb": memory[:valid].mean(0, keepdim=True),
+                },
+                "ours": (memory, mask),
+            }
+        )
     return inputs
 
 
@@ -398,8 +435,12 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="longest clip, seconds")
     parser.add_argument("--memories", type=int, default=300, help="random encoder outputs to caption")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (both decoders work on a few rows at a time: more threads mostly wait)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (both decoders work on a few rows at a time: more threads mostly wait)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.time()
@@ -418,9 +459,14 @@ def main(argv=None) -> int:
         torch.save(authors.state_dict(), release / "pytorch_model.bin")
         authors.config.to_json_file(release / "config.json")
         torch.save({"model": training_state(authors), "tokenizer": {"word2idx": vocab}, "epoch": 25}, training)
-        variants = [("release (noise table stored)", release, authors),
-                    ("training checkpoint (zeros stored)", training,
-                     load_training_state(hf_wrapper, torch.load(training)["model"], args.seed + 1))]
+        variants = [
+            ("release (noise table stored)", release, authors),
+            (
+                "training checkpoint (zeros stored)",
+                training,
+                load_training_state(hf_wrapper, torch.load(training)["model"], args.seed + 1),
+            ),
+        ]
         memories = random_memories(args.memories, torch.Generator().manual_seed(args.seed), scale=0.0)
         for name, source, theirs in variants:
             report = convert(str(source), str(tmp / f"{source.stem}-out"), tokenizer_source=str(training))
@@ -432,30 +478,44 @@ def main(argv=None) -> int:
                 memories = random_memories(args.memories, torch.Generator().manual_seed(args.seed), scale)
             candidates = [(name, captioner)]
             if source == release:
-                candidates.append(("release, sinusoidal table instead (the converter before)",
-                                   with_table(captioner, sinusoidal_table())))
+                candidates.append(
+                    (
+                        "release, sinusoidal table instead (the converter before)",
+                        with_table(captioner, sinusoidal_table()),
+                    )
+                )
             else:  # how much their own loads differ: another noise draw in place of the zeros
-                candidates.append(("training checkpoint, another Xavier draw instead of zeros",
-                                   with_table(captioner, another_xavier_draw(args.seed + 2))))
+                candidates.append(
+                    (
+                        "training checkpoint, another Xavier draw instead of zeros",
+                        with_table(captioner, another_xavier_draw(args.seed + 2)),
+                    )
+                )
             for inputs_name, inputs in (("real clips", real), ("random encoder outputs", memory_inputs(memories))):
                 theirs_outputs = authors_outputs(theirs, inputs)
                 for label, ours in candidates:
                     rows.append((label, inputs_name, compare(theirs_outputs, ours, inputs)))
     print_table(rows)
-    print(f"\nwall time {time.time() - started:.0f} s ({args.threads} thread(s)); {len(clips)} clips of up to "
-          f"{args.seconds:g} s from {len({c[0].split('/')[0] for c in clips})} packages; torch {torch.__version__}")
+    print(
+        f"\nwall time {time.time() - started:.0f} s ({args.threads} thread(s)); {len(clips)} clips of up to "
+        f"{args.seconds:g} s from {len({c[0].split('/')[0] for c in clips})} packages; torch {torch.__version__}"
+    )
     return 0
 
 
 def print_table(rows) -> None:
-    print("| model | inputs | n | frames: max rel. diff | logits: max abs. diff | greedy identical "
-          "| beam 3 identical | beam 3, transformers' rule, identical | distinct beam captions | mean words |")
+    print(
+        "| model | inputs | n | frames: max rel. diff | logits: max abs. diff | greedy identical "
+        "| beam 3 identical | beam 3, transformers' rule, identical | distinct beam captions | mean words |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for label, inputs, r in rows:
         frames = f"{r['frames']:.1e}" if inputs == "real clips" else "(same input)"
-        print(f"| {label} | {inputs} | {r['n']} | {frames} | {r['logits']:.1e} | {r['greedy']}/{r['n']} | "
-              f"{r['beam']}/{r['n']} | {r['beam_transformers_rule']}/{r['n']} | {len(r['captions'])} | "
-              f"{np.mean(r['lengths']):.1f} |")
+        print(
+            f"| {label} | {inputs} | {r['n']} | {frames} | {r['logits']:.1e} | {r['greedy']}/{r['n']} | "
+            f"{r['beam']}/{r['n']} | {r['beam_transformers_rule']}/{r['n']} | {len(r['captions'])} | "
+            f"{np.mean(r['lengths']):.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ def main(argv=None) -> int:
     from effnet_trm.data.io import decode_audio, encode_flac
 
     rng = np.random.default_rng(0)
-    print(f"| stored at | FLAC size (kB) | decode to 16 kHz, ms per {args.seconds:g} s clip (median of {args.repeats}) |")
+    print(
+        f"| stored at | FLAC size (kB) | decode to 16 kHz, ms per {args.seconds:g} s clip (median of {args.repeats}) |"
+    )
     print("|---|---|---|")
     for rate in args.rates:
         t = np.arange(int(args.seconds * rate)) / rate

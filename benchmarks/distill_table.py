@@ -65,15 +65,26 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="bench", choices=["quick", "bench"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None, help="override the student's epochs")
-    parser.add_argument("--teacher-epochs", type=int, default=None,
-                        help="epochs of the demo teacher (default: train_demo_teacher's, as `make demo`)")
-    parser.add_argument("--no-pretrained", dest="pretrained", action="store_false",
-                        help="both encoders from random weights (the table before encoder pretraining)")
+    parser.add_argument(
+        "--teacher-epochs",
+        type=int,
+        default=None,
+        help="epochs of the demo teacher (default: train_demo_teacher's, as `make demo`)",
+    )
+    parser.add_argument(
+        "--no-pretrained",
+        dest="pretrained",
+        action="store_false",
+        help="both encoders from random weights (the table before encoder pretraining)",
+    )
     parser.add_argument("--out", default=None, help="output folder (default outputs/distill_table_<preset>)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--json", default=None)
-    parser.add_argument("--report-only", action="store_true",
-                        help="train nothing (no teacher, no cache): print the table from the runs already finished")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing (no teacher, no cache): print the table from the runs already finished",
+    )
     args = parser.parse_args(argv)
 
     from effnet_trm.distill.config import load_config
@@ -84,9 +95,13 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     root = Path(args.out or f"outputs/distill_table_{args.preset}")
-    settings = {"preset": args.preset, "epochs": args.epochs, "teacher_epochs": args.teacher_epochs,
-                "pretrained": args.pretrained,
-                "base_config_sha1": hashlib.sha1(Path(BASE_CONFIG).read_bytes()).hexdigest()[:12]}
+    settings = {
+        "preset": args.preset,
+        "epochs": args.epochs,
+        "teacher_epochs": args.teacher_epochs,
+        "pretrained": args.pretrained,
+        "base_config_sha1": hashlib.sha1(Path(BASE_CONFIG).read_bytes()).hexdigest()[:12],
+    }
     _check_settings(root, settings, report_only=args.report_only)
     dataset = Path(f"data/demo_{args.preset}")
     teacher_scores = root / "teacher" / "test_scores.json"
@@ -107,10 +122,19 @@ def main(argv=None) -> int:
                 continue
             if args.report_only:
                 continue
-            overrides = VARIANTS[variant] + [
-                f"data.dataset={dataset}", f"data.teacher_cache={root / 'teacher_cache'}", f"training.seed={seed}",
-                f"output_dir={root / name}", f"model_dir={root / name / 'model'}", "training.log_with=null",
-            ] + ([] if args.pretrained else list(RANDOM_INIT_OVERRIDES)) + ([f"training.epochs={args.epochs}"] if args.epochs else [])
+            overrides = (
+                VARIANTS[variant]
+                + [
+                    f"data.dataset={dataset}",
+                    f"data.teacher_cache={root / 'teacher_cache'}",
+                    f"training.seed={seed}",
+                    f"output_dir={root / name}",
+                    f"model_dir={root / name / 'model'}",
+                    "training.log_with=null",
+                ]
+                + ([] if args.pretrained else list(RANDOM_INIT_OVERRIDES))
+                + ([f"training.epochs={args.epochs}"] if args.epochs else [])
+            )
             run_started = time.perf_counter()
             model_dir = Trainer(load_config(BASE_CONFIG, overrides)).train()
             captions = caption_split(Captioner.from_pretrained(str(model_dir)), test, progress=False)
@@ -152,8 +176,9 @@ def _prepare_teacher(args, root: Path, dataset: Path, teacher_scores: Path):
     test = load_from_disk(str(dataset))["test"]
     references = [list(r) for r in test["captions"]]
     if not teacher_scores.exists():
-        teacher_scores.write_text(json.dumps(_score(teacher_captions(teacher, test), references, teacher_dir),
-                                                 indent=2) + "\n")
+        teacher_scores.write_text(
+            json.dumps(_score(teacher_captions(teacher, test), references, teacher_dir), indent=2) + "\n"
+        )
     return test, references
 
 

@@ -37,8 +37,10 @@ def clip_sets(dataset: str, split: str, held_out: int) -> dict:
         from effnet_trm.data.demo_corpus import build_held_out_clips
 
         sets[f"{held_out} held-out clips"] = build_held_out_clips(held_out)
-    return {name: ([load_audio(io.BytesIO(audio["bytes"])) for audio in rows["audio"]], rows["captions"])
-            for name, rows in sets.items()}
+    return {
+        name: ([load_audio(io.BytesIO(audio["bytes"])) for audio in rows["audio"]], rows["captions"])
+        for name, rows in sets.items()
+    }
 
 
 def captioners(model: str, threads: int) -> dict:
@@ -65,9 +67,17 @@ def agreement(captions: dict[str, list[str]], references) -> list[dict]:
     for name, texts in captions.items():
         cider = compute_caption_metrics(texts, references, metrics=["cider_d"]).corpus["cider_d"]
         identical = sum(a == b for a, b in zip(texts, baseline))
-        rows.append({"variant": name, "clips": len(texts), "identical": identical,
-                     "identical_to_pytorch": identical / len(baseline), "distinct_captions": len(set(texts)),
-                     "cider_d": cider, "cider_d_difference": cider - rows[0]["cider_d"] if rows else 0.0})
+        rows.append(
+            {
+                "variant": name,
+                "clips": len(texts),
+                "identical": identical,
+                "identical_to_pytorch": identical / len(baseline),
+                "distinct_captions": len(set(texts)),
+                "cider_d": cider,
+                "cider_d_difference": cider - rows[0]["cider_d"] if rows else 0.0,
+            }
+        )
     return rows
 
 
@@ -88,15 +98,20 @@ def main(argv=None) -> int:
     variants = captioners(args.model, args.threads)
     report = {}
     for set_name, (waves, references) in sets.items():
-        captions = {name: captioner.caption(waves, num_beams=3, max_new_tokens=20)
-                    for name, captioner in variants.items()}
+        captions = {
+            name: captioner.caption(waves, num_beams=3, max_new_tokens=20) for name, captioner in variants.items()
+        }
         report[set_name] = agreement(captions, references)
     print(f"{args.model}, beam 3, <= 20 words; identical = the same caption as PyTorch generate's")
     for set_name, rows in report.items():
-        print(f"\n{set_name}\n{'variant':<18} {'clips':>5} {'identical':>16} {'distinct':>8} {'CIDEr-D':>8} {'diff':>8}")
+        print(
+            f"\n{set_name}\n{'variant':<18} {'clips':>5} {'identical':>16} {'distinct':>8} {'CIDEr-D':>8} {'diff':>8}"
+        )
         for row in rows:
-            print(f"{row['variant']:<18} {row['clips']:>5} {row['identical']:>6} ({row['identical_to_pytorch']:>6.1%})"
-                  f" {row['distinct_captions']:>8} {row['cider_d']:>8.3f} {row['cider_d_difference']:>+8.3f}")
+            print(
+                f"{row['variant']:<18} {row['clips']:>5} {row['identical']:>6} ({row['identical_to_pytorch']:>6.1%})"
+                f" {row['distinct_captions']:>8} {row['cider_d']:>8.3f} {row['cider_d_difference']:>+8.3f}"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0

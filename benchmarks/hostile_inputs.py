@@ -81,8 +81,12 @@ def build_battery(out: Path) -> list[Path]:
     write("vorbis_22k.ogg", _noise(2.5, 22050, seed=4), 22050)
     write("mpeg_44k.mp3", _noise(2.0, 44100, 2, seed=5), 44100)
     for index, subtype in enumerate(("PCM_U8", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW", "IMA_ADPCM")):
-        write(f"format_{subtype.lower()}.wav", _noise(1.0, 8000 * (index + 1), seed=6 + index), 8000 * (index + 1),
-              subtype=subtype)
+        write(
+            f"format_{subtype.lower()}.wav",
+            _noise(1.0, 8000 * (index + 1), seed=6 + index),
+            8000 * (index + 1),
+            subtype=subtype,
+        )
     write("rate_1000hz_lowest_accepted.wav", _noise(2.0, 1000, seed=13), 1000)
     write("rate_7350hz.wav", _noise(1.0, 7350, seed=14), 7350)
     write("rate_384khz.wav", _noise(0.5, 384000, 2, seed=15), 384000, subtype="FLOAT")
@@ -141,8 +145,9 @@ def captions_by_file(lines: list[dict]) -> dict[str, list]:
     """file -> [(start, caption or "error: ...")] in output order."""
     grouped: dict[str, list] = {}
     for line in lines:
-        grouped.setdefault(line["file"], []).append((line.get("start", 0.0), line.get("caption") or
-                                                     f"error: {line.get('error')}"))
+        grouped.setdefault(line["file"], []).append(
+            (line.get("start", 0.0), line.get("caption") or f"error: {line.get('error')}")
+        )
     return grouped
 
 
@@ -171,9 +176,9 @@ def check_cli(paths: list[Path], model: str) -> dict:
 def check_space(paths: list[Path], model: str, cli_results: dict[str, list], out: Path) -> dict:
     """The regular files through a real app.py server: `/caption_files` in requests of 20, `/caption` each."""
     from gradio_client import Client, handle_file
+    from space_load import AppServer
 
     from effnet_trm.app.service import MAX_FILES_PER_REQUEST
-    from space_load import AppServer
 
     files = [_uploadable(path, out) for path in paths if path.is_file()]  # what a browser can upload
     with AppServer(model) as server:
@@ -186,26 +191,38 @@ def check_space(paths: list[Path], model: str, cli_results: dict[str, list], out
         messages, captions = {}, {}
         for path in files:
             try:
-                captions[path.name] = client.predict(handle_file(str(path)), 3, "beam search", 1, api_name="/caption")[0]
+                captions[path.name] = client.predict(handle_file(str(path)), 3, "beam search", 1, api_name="/caption")[
+                    0
+                ]
             except Exception as error:  # the page shows gr.Error's message
                 messages[path.name] = str(error).strip().splitlines()[-1]
     log = server.log
     by_name = {}
     for name, start, _, text in rows:
         by_name.setdefault(name, []).append((start, text))
-    expected = {_uploadable(Path(file), out).name: [(round(s, 2), t) for s, t in segments]
-                for file, segments in cli_results.items() if Path(file).is_file()}
+    expected = {
+        _uploadable(Path(file), out).name: [(round(s, 2), t) for s, t in segments]
+        for file, segments in cli_results.items()
+        if Path(file).is_file()
+    }
     uploaded_names = {path.name for path in files}
-    differences = {name: {"space": by_name.get(name), "cli": _comparable(expected.get(name))} for name in uploaded_names
-                   if by_name.get(name) != _comparable(expected.get(name))}
-    return {"differences": differences, "summary": {
-        "files_uploaded": len(files),
-        "caption_files_row_for_every_file": set(by_name) == uploaded_names,
-        "caption_files_rows_equal_to_cli": len(uploaded_names) - len(differences),
-        "caption_captioned": len(captions),
-        "caption_messages": len(messages),
-        "server_tracebacks": log.count("Traceback"),
-    }, "messages": messages}
+    differences = {
+        name: {"space": by_name.get(name), "cli": _comparable(expected.get(name))}
+        for name in uploaded_names
+        if by_name.get(name) != _comparable(expected.get(name))
+    }
+    return {
+        "differences": differences,
+        "summary": {
+            "files_uploaded": len(files),
+            "caption_files_row_for_every_file": set(by_name) == uploaded_names,
+            "caption_files_rows_equal_to_cli": len(uploaded_names) - len(differences),
+            "caption_captioned": len(captions),
+            "caption_messages": len(messages),
+            "server_tracebacks": log.count("Traceback"),
+        },
+        "messages": messages,
+    }
 
 
 def _uploadable(path: Path, out: Path) -> Path:
@@ -225,8 +242,10 @@ def _comparable(rows):
     """CLI results as the Space's table shows them: errors without the file name in front."""
     if rows is None:
         return None
-    return [(start, text if not text.startswith("error: ") else "error: " + text[7:].split(": ", 1)[-1])
-            for start, text in rows]
+    return [
+        (start, text if not text.startswith("error: ") else "error: " + text[7:].split(": ", 1)[-1])
+        for start, text in rows
+    ]
 
 
 def main(argv=None) -> int:
@@ -234,8 +253,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="/tmp/effnet-trm-hostile", help="folder for the battery (emptied)")
     parser.add_argument("--model", default=None, help="model folder (default: a fresh `init-model` in --out)")
     parser.add_argument("--space", action="store_true", help="also run the battery through app.py")
-    parser.add_argument("--space-only", action="store_true",
-                        help="with --space: reuse the CLI results of an earlier run in --out")
+    parser.add_argument(
+        "--space-only", action="store_true", help="with --space: reuse the CLI results of an earlier run in --out"
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     paths = build_battery(out / "battery")

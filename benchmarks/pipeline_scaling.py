@@ -13,7 +13,8 @@ HTSAT-BART's), under --out (reused when present). Then, each run in a fresh proc
   way (`data.preload_audio=true`, no workers) for contrast: the training process's RSS once
   `Trainer(...)` is built and its peak RSS (VmHWM), the largest private memory of a worker (its
   private pages, dirty and clean: the clean ones are pages of the memory-mapped corpus and teacher
-  cache that it alone has read, page cache the kernel drops under pressure), the time from `Trainer(...)` to the end of the first step (imports excluded;
+  cache that it alone has read, page cache the kernel drops under pressure), the time from `Trainer(...)`
+  to the end of the first step (imports excluded;
   the first run on a corpus also copies its teacher cache into Arrow), and the clips/s of the step
   alone (`train_step`) and of the loop (waiting for batches included);
 - the input pipeline alone on the largest corpus (the training loader, no model) with 0, 1, 2 workers;
@@ -41,8 +42,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TEACHER_DIM = 768
-TINY_STUDENT = {"encoder_name": "efficientnet_b0", "encoder_hidden_size": 1280, "d_model": 64,
-                "decoder_ffn_dim": 128, "decoder_attention_heads": 2}
+TINY_STUDENT = {
+    "encoder_name": "efficientnet_b0",
+    "encoder_hidden_size": 1280,
+    "d_model": 64,
+    "decoder_ffn_dim": 128,
+    "decoder_attention_heads": 2,
+}
 WORDS = "a dog barks while cars pass by and rain falls on the roof near people talking loudly".split()
 
 
@@ -69,12 +75,19 @@ def _rows(prefix: str, count: int, seconds: float, distinct: list[bytes]):
     def caption(i: int, k: int) -> str:
         return " ".join(WORDS[(i * 7 + k * 3 + j) % len(WORDS)] for j in range(8))
 
-    return rows_to_dataset([
-        {"audio": {"bytes": distinct[i % len(distinct)], "path": f"{prefix}{i}.flac"},
-         "captions": [caption(i, k) for k in range(5)], "audio_id": f"{prefix}{i}", "classes": [], "source": "synthetic",
-         "license": "CC0"}
-        for i in range(count)
-    ])
+    return rows_to_dataset(
+        [
+            {
+                "audio": {"bytes": distinct[i % len(distinct)], "path": f"{prefix}{i}.flac"},
+                "captions": [caption(i, k) for k in range(5)],
+                "audio_id": f"{prefix}{i}",
+                "classes": [],
+                "source": "synthetic",
+                "license": "CC0",
+            }
+            for i in range(count)
+        ]
+    )
 
 
 def _write_teacher_cache(folder: Path, audio_ids: list[str], shard_rows: int = 256) -> None:
@@ -90,18 +103,33 @@ def _write_teacher_cache(folder: Path, audio_ids: list[str], shard_rows: int = 2
         ids = audio_ids[first : first + shard_rows]
         n = len(ids)
         embeddings = rng.standard_normal((n, TEACHER_DIM))
-        captions = [[f"{WORDS[(i + k) % len(WORDS)]} {WORDS[(i + 2 * k + 1) % len(WORDS)]} sound" for k in range(3)]
-                    for i in range(first, first + n)]
-        table = pa.table({
-            "audio_id": ids, "crop_index": [0] * n, "crop_start": [0.0] * n, "crop_end": [None] * n,
-            "split": ["train"] * n, "caption": [c[0] for c in captions], "captions": captions,
-            "caption_scores": [[-0.5, -0.7, -0.9]] * n, "caption_sources": [["beam"] * 3] * n,
-            "clip_embedding": pa.ListArray.from_arrays(np.arange(0, (n + 1) * TEACHER_DIM, TEACHER_DIM, dtype=np.int32),
-                                                       pa.array(embeddings.ravel())),
-        })
+        captions = [
+            [f"{WORDS[(i + k) % len(WORDS)]} {WORDS[(i + 2 * k + 1) % len(WORDS)]} sound" for k in range(3)]
+            for i in range(first, first + n)
+        ]
+        table = pa.table(
+            {
+                "audio_id": ids,
+                "crop_index": [0] * n,
+                "crop_start": [0.0] * n,
+                "crop_end": [None] * n,
+                "split": ["train"] * n,
+                "caption": [c[0] for c in captions],
+                "captions": captions,
+                "caption_scores": [[-0.5, -0.7, -0.9]] * n,
+                "caption_sources": [["beam"] * 3] * n,
+                "clip_embedding": pa.ListArray.from_arrays(
+                    np.arange(0, (n + 1) * TEACHER_DIM, TEACHER_DIM, dtype=np.int32), pa.array(embeddings.ravel())
+                ),
+            }
+        )
         pq.write_table(table, folder / SHARD_DIR / f"{shard:06d}.parquet")
-    (folder / INFO_FILE).write_text(json.dumps({"embedding_dim": TEACHER_DIM, "teacher_sampling_rate": 32000,
-                                                "num_beams": 3, "window_seconds": 10.0}) + "\n")
+    (folder / INFO_FILE).write_text(
+        json.dumps(
+            {"embedding_dim": TEACHER_DIM, "teacher_sampling_rate": 32000, "num_beams": 3, "window_seconds": 10.0}
+        )
+        + "\n"
+    )
 
 
 def build_corpus(folder: Path, size: int, seconds: float) -> Path:
@@ -112,8 +140,13 @@ def build_corpus(folder: Path, size: int, seconds: float) -> Path:
         return folder
     distinct = [_clip_bytes(seed, seconds) for seed in range(64)]
     half = size // 2
-    DatasetDict({"train": _rows("t", half, seconds, distinct), "audio_only": _rows("a", half, seconds, distinct),
-                 "validation": _rows("v", 8, seconds, distinct)}).save_to_disk(str(folder / "data"))
+    DatasetDict(
+        {
+            "train": _rows("t", half, seconds, distinct),
+            "audio_only": _rows("a", half, seconds, distinct),
+            "validation": _rows("v", 8, seconds, distinct),
+        }
+    ).save_to_disk(str(folder / "data"))
     _write_teacher_cache(folder / "teacher_cache", [f"t{i}" for i in range(half)] + [f"a{i}" for i in range(half)])
     return folder
 
@@ -121,9 +154,16 @@ def build_corpus(folder: Path, size: int, seconds: float) -> Path:
 def distill_config(corpus: Path, output_dir: Path, overrides: list[str] = (), tiny: bool = True):
     from effnet_trm.distill.config import load_config
 
-    values = [f"data.dataset={corpus / 'data'}", f"data.teacher_cache={corpus / 'teacher_cache'}",
-              "data.audio_only_split=audio_only", "data.crop_seconds=10.0", "training.log_with=null",
-              "training.save_every_steps=0", "training.validate_every_epochs=1000", f"output_dir={output_dir}"]
+    values = [
+        f"data.dataset={corpus / 'data'}",
+        f"data.teacher_cache={corpus / 'teacher_cache'}",
+        "data.audio_only_split=audio_only",
+        "data.crop_seconds=10.0",
+        "training.log_with=null",
+        "training.save_every_steps=0",
+        "training.validate_every_epochs=1000",
+        f"output_dir={output_dir}",
+    ]
     if tiny:
         values.append(f"model.config={json.dumps(TINY_STUDENT)}")
     return load_config(None, values + list(overrides))
@@ -177,8 +217,9 @@ def _weights_digest(trainer) -> str:
     return digest.hexdigest()[:12]
 
 
-def measure_training(corpus: str, out: str, steps: int, overrides: list[str], threads: int, tiny: bool,
-                     resume: bool = False) -> dict:
+def measure_training(
+    corpus: str, out: str, steps: int, overrides: list[str], threads: int, tiny: bool, resume: bool = False
+) -> dict:
     """Train until global step `steps` (from the latest checkpoint in `out` when `resume`)."""
     import torch
 
@@ -205,11 +246,15 @@ def measure_training(corpus: str, out: str, steps: int, overrides: list[str], th
     trainer.train(resume="latest" if resume else None, stop_after_steps=steps)
     workers.stopped.set()
     clips = config.training.labelled_batch_size + config.training.audio_only_batch_size
-    return {"startup_rss_mb": started_rss, "peak_rss_mb": _status_mb("VmHWM"), "weights": _weights_digest(trainer),
-            "worker_private_mb": workers.peak_mb if config.training.num_workers else None,
-            "first_step_s": step_ends[0] - started,
-            "step_clips_per_s": clips * (len(step_times) - 1) / sum(step_times[1:]),
-            "loop_clips_per_s": clips * (len(step_ends) - 1) / (step_ends[-1] - step_ends[0])}
+    return {
+        "startup_rss_mb": started_rss,
+        "peak_rss_mb": _status_mb("VmHWM"),
+        "weights": _weights_digest(trainer),
+        "worker_private_mb": workers.peak_mb if config.training.num_workers else None,
+        "first_step_s": step_ends[0] - started,
+        "step_clips_per_s": clips * (len(step_times) - 1) / sum(step_times[1:]),
+        "loop_clips_per_s": clips * (len(step_ends) - 1) / (step_ends[-1] - step_ends[0]),
+    }
 
 
 def measure_pipeline(corpus: str, out: str, batches: int, workers: int, threads: int) -> dict:
@@ -227,10 +272,21 @@ def measure_pipeline(corpus: str, out: str, batches: int, workers: int, threads:
 
 
 def _in_fresh_process(args: argparse.Namespace, task: dict) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
-           "TQDM_DISABLE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    done = subprocess.run([sys.executable, __file__, "--task", json.dumps(task)], capture_output=True, text=True,
-                          env=env, cwd=ROOT, check=False)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(args.threads),
+        "MKL_NUM_THREADS": str(args.threads),
+        "TQDM_DISABLE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    done = subprocess.run(
+        [sys.executable, __file__, "--task", json.dumps(task)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
     if done.returncode:
         raise RuntimeError(f"{task} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -239,8 +295,11 @@ def _in_fresh_process(args: argparse.Namespace, task: dict) -> dict:
 # --- the report ------------------------------------------------------------------------------------
 
 
-RUNS = {"lazy, 0 workers": ["training.num_workers=0"], "lazy, 2 workers": ["training.num_workers=2"],
-        "preload (old way), 0 workers": ["training.num_workers=0", "data.preload_audio=true"]}
+RUNS = {
+    "lazy, 0 workers": ["training.num_workers=0"],
+    "lazy, 2 workers": ["training.num_workers=2"],
+    "preload (old way), 0 workers": ["training.num_workers=0", "data.preload_audio=true"],
+}
 
 
 def main(argv=None) -> int:
@@ -253,9 +312,12 @@ def main(argv=None) -> int:
     parser.add_argument("--margin", type=float, default=0.10, help="flat: largest corpus's peak within this share")
     parser.add_argument("--full-student", action="store_true", help="the real EffNet-Trm instead of the tiny one")
     parser.add_argument("--out", default="outputs/pipeline_scaling")
-    parser.add_argument("--resume-only", action="store_true",
-                        help="only the resume check: on each corpus, 2 workers, --steps steps, a checkpoint, then "
-                             "--steps more in a fresh process, against one uninterrupted run")
+    parser.add_argument(
+        "--resume-only",
+        action="store_true",
+        help="only the resume check: on each corpus, 2 workers, --steps steps, a checkpoint, then "
+        "--steps more in a fresh process, against one uninterrupted run",
+    )
     parser.add_argument("--task", help=argparse.SUPPRESS)  # a measurement, in the fresh process it runs in
     args = parser.parse_args(argv)
     if args.task:
@@ -278,16 +340,41 @@ def main(argv=None) -> int:
     results = {}
     for size, corpus in corpora.items():
         for name, overrides in RUNS.items():
-            results[size, name] = _in_fresh_process(args, {
-                "kind": "training", "corpus": str(corpus), "out": str(out / "runs" / f"{size}_{len(results)}"),
-                "steps": args.steps, "overrides": overrides, "threads": args.threads, "tiny": not args.full_student})
+            results[size, name] = _in_fresh_process(
+                args,
+                {
+                    "kind": "training",
+                    "corpus": str(corpus),
+                    "out": str(out / "runs" / f"{size}_{len(results)}"),
+                    "steps": args.steps,
+                    "overrides": overrides,
+                    "threads": args.threads,
+                    "tiny": not args.full_student,
+                },
+            )
             print(f"{size} clips, {name}: {results[size, name]}", file=sys.stderr)
     largest = corpora[max(corpora)]
-    pipeline = {workers: _in_fresh_process(args, {
-        "kind": "pipeline", "corpus": str(largest), "out": str(out / "runs" / f"pipeline_{workers}"),
-        "batches": args.pipeline_batches, "workers": workers, "threads": args.threads}) for workers in (0, 1, 2)}
-    (out / "results.json").write_text(json.dumps({"runs": {f"{s} | {n}": r for (s, n), r in results.items()},
-                                                  "pipeline": pipeline, "args": vars(args)}, indent=2) + "\n")
+    pipeline = {
+        workers: _in_fresh_process(
+            args,
+            {
+                "kind": "pipeline",
+                "corpus": str(largest),
+                "out": str(out / "runs" / f"pipeline_{workers}"),
+                "batches": args.pipeline_batches,
+                "workers": workers,
+                "threads": args.threads,
+            },
+        )
+        for workers in (0, 1, 2)
+    }
+    (out / "results.json").write_text(
+        json.dumps(
+            {"runs": {f"{s} | {n}": r for (s, n), r in results.items()}, "pipeline": pipeline, "args": vars(args)},
+            indent=2,
+        )
+        + "\n"
+    )
     print(report(results, pipeline, args, max(corpora)))
     return 0
 
@@ -301,24 +388,40 @@ def resume_check(args, corpus: Path, out: Path) -> dict:
 
     def run(folder: str, first: int, last: int) -> tuple[str, dict]:
         """(the steps it trained, its measurements): from `first` (> 1: resumed) to `last`."""
-        result = _in_fresh_process(args, {
-            "kind": "training", "corpus": str(corpus), "out": str(out / folder), "steps": last,
-            "overrides": ["training.num_workers=2"], "threads": args.threads, "tiny": not args.full_student,
-            "resume": first > 1})
+        result = _in_fresh_process(
+            args,
+            {
+                "kind": "training",
+                "corpus": str(corpus),
+                "out": str(out / folder),
+                "steps": last,
+                "overrides": ["training.num_workers=2"],
+                "threads": args.threads,
+                "tiny": not args.full_student,
+                "resume": first > 1,
+            },
+        )
         print(f"{corpus.name}, {folder}, steps {first}-{last}: {result}", file=sys.stderr)
         return f"{first}-{last}", result
 
     steps = args.steps
-    return {"uninterrupted": run("uninterrupted", 1, 2 * steps), "first part": run("interrupted", 1, steps),
-            "resumed": run("interrupted", steps + 1, 2 * steps)}
+    return {
+        "uninterrupted": run("uninterrupted", 1, 2 * steps),
+        "first part": run("interrupted", 1, steps),
+        "resumed": run("interrupted", steps + 1, 2 * steps),
+    }
 
 
 def resume_report(resumed: dict) -> str:
-    lines = ["| corpus (clips) | run (2 workers) | steps | peak RSS, trainer (MB) | time to first step (s) | weights |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| corpus (clips) | run (2 workers) | steps | peak RSS, trainer (MB) | time to first step (s) | weights |",
+        "|---|---|---|---|---|---|",
+    ]
     for size, runs in resumed.items():
         for name, (steps, r) in runs.items():
-            lines.append(f"| {size} | {name} | {steps} | {r['peak_rss_mb']:.0f} | {r['first_step_s']:.1f} | {r['weights']} |")
+            lines.append(
+                f"| {size} | {name} | {steps} | {r['peak_rss_mb']:.0f} | {r['first_step_s']:.1f} | {r['weights']} |"
+            )
         same = runs["resumed"][1]["weights"] == runs["uninterrupted"][1]["weights"]
         lines.append(f"| {size} | resumed = uninterrupted? | | | | **{'yes' if same else 'NO'}** |")
     return "\n".join(lines)
@@ -328,30 +431,43 @@ def report(results: dict, pipeline: dict, args, largest: int) -> str:
     def mb(value):
         return "-" if value is None else f"{value:.0f}"
 
-    lines = ["| corpus (clips) | pipeline | RSS after start-up (MB) | peak RSS, trainer (MB) | "
-             "peak private memory, largest worker (MB) | time to first step (s) | step alone (clips/s) | loop (clips/s) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| corpus (clips) | pipeline | RSS after start-up (MB) | peak RSS, trainer (MB) | "
+        "peak private memory, largest worker (MB) | time to first step (s) | step alone (clips/s) | loop (clips/s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for (size, name), r in results.items():
-        lines.append(f"| {size} | {name} | {mb(r['startup_rss_mb'])} | {mb(r['peak_rss_mb'])} | {mb(r['worker_private_mb'])} | "
-                     f"{r['first_step_s']:.1f} | {r['step_clips_per_s']:.1f} | {r['loop_clips_per_s']:.1f} |")
+        lines.append(
+            f"| {size} | {name} | {mb(r['startup_rss_mb'])} | {mb(r['peak_rss_mb'])} | {mb(r['worker_private_mb'])} | "
+            f"{r['first_step_s']:.1f} | {r['step_clips_per_s']:.1f} | {r['loop_clips_per_s']:.1f} |"
+        )
     smallest = min(size for size, _ in results)
     verdicts = []
     for name in RUNS:
         low, high = results[smallest, name]["peak_rss_mb"], results[largest, name]["peak_rss_mb"]
         start_low, start_high = results[smallest, name]["startup_rss_mb"], results[largest, name]["startup_rss_mb"]
         flat = high <= low * (1 + args.margin)
-        verdicts.append(f"- {name}: {smallest} -> {largest} clips, peak RSS {low:.0f} -> {high:.0f} MB "
-                        f"({(high / low - 1):+.0%}, after start-up {start_high - start_low:+.0f} MB): "
-                        f"{'flat' if flat else 'NOT flat'} (margin {args.margin:.0%})")
+        verdicts.append(
+            f"- {name}: {smallest} -> {largest} clips, peak RSS {low:.0f} -> {high:.0f} MB "
+            f"({(high / low - 1):+.0%}, after start-up {start_high - start_low:+.0f} MB): "
+            f"{'flat' if flat else 'NOT flat'} (margin {args.margin:.0%})"
+        )
     step_rate = [r["step_clips_per_s"] for (size, name), r in results.items() if size == largest and "lazy" in name]
     step_rate = sum(step_rate) / len(step_rate)
-    lines += ["", *verdicts, "", f"| input pipeline alone ({largest} clips) | clips/s | / training step's clips/s |",
-              "|---|---|---|"]
+    lines += [
+        "",
+        *verdicts,
+        "",
+        f"| input pipeline alone ({largest} clips) | clips/s | / training step's clips/s |",
+        "|---|---|---|",
+    ]
     for workers, r in pipeline.items():
         lines.append(f"| {workers} workers | {r['clips_per_s']:.0f} | {r['clips_per_s'] / step_rate:.1f}x |")
-    lines.append(f"\n(training step: {step_rate:.1f} clips/s, the mean of the lazy runs on {largest} clips; "
-                 f"{args.clip_seconds:g} s clips, {args.steps} steps per run, {args.threads} thread(s) per process, "
-                 f"{'EffNet-Trm' if args.full_student else 'tiny student'})")
+    lines.append(
+        f"\n(training step: {step_rate:.1f} clips/s, the mean of the lazy runs on {largest} clips; "
+        f"{args.clip_seconds:g} s clips, {args.steps} steps per run, {args.threads} thread(s) per process, "
+        f"{'EffNet-Trm' if args.full_student else 'tiny student'})"
+    )
     return "\n".join(lines)
 
 

@@ -39,8 +39,12 @@ def run(out: Path, pretrained: bool, seed: int) -> dict:
     folder = run_folder(out, pretrained, seed)
     results = folder / "distill" / "demo_results.json"
     if not results.exists():
-        overrides = [f"training.seed={seed}", f"data.teacher_cache={folder}/teacher_cache",
-                     f"output_dir={folder}/distill", f"model_dir={folder}/student"]
+        overrides = [
+            f"training.seed={seed}",
+            f"data.teacher_cache={folder}/teacher_cache",
+            f"output_dir={folder}/distill",
+            f"model_dir={folder}/student",
+        ]
         run_demo(overrides=overrides, pretrained=pretrained)
     return json.loads(results.read_text())
 
@@ -64,14 +68,21 @@ def run_teacher_only(out: Path, pretrained: bool, seed: int) -> dict:
         test = load_from_disk(DATASET)["test"]
         captions = teacher_captions(teacher, test)
         scores = compute_caption_metrics(captions, [list(r) for r in test["captions"]], metrics=ALL_METRICS)
-        results.write_text(json.dumps({"scores": scores.corpus, "distinct_captions": distinct_captions(captions),
-                                       "captions": captions}, indent=1) + "\n")
+        results.write_text(
+            json.dumps(
+                {"scores": scores.corpus, "distinct_captions": distinct_captions(captions), "captions": captions},
+                indent=1,
+            )
+            + "\n"
+        )
     return json.loads(results.read_text())
 
 
 def table(runs: dict[tuple[str, bool], list[dict]]) -> str:
-    lines = ["| model | encoder pretraining | runs | " + " | ".join(METRICS) + " |",
-             "|---|---|---|" + "---|" * len(METRICS)]
+    lines = [
+        "| model | encoder pretraining | runs | " + " | ".join(METRICS) + " |",
+        "|---|---|---|" + "---|" * len(METRICS),
+    ]
     for (role, pretrained), entries in sorted(runs.items(), key=lambda kv: (kv[0][0] != "teacher", kv[0][1])):
         cells = []
         for metric in METRICS:
@@ -82,8 +93,11 @@ def table(runs: dict[tuple[str, bool], list[dict]]) -> str:
                 cells.append(f"{values[0]:.3f}" if metric != "distinct_captions" else f"{values[0]:.0f}")
             else:
                 cells.append(f"{statistics.mean(values):.3f} +- {statistics.stdev(values):.3f}")
-        lines.append(f"| {role} | {'YAMNet-distilled' if pretrained else 'random'} | {len(entries)} | "
-                     + " | ".join(cells) + " |")
+        lines.append(
+            f"| {role} | {'YAMNet-distilled' if pretrained else 'random'} | {len(entries)} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -92,10 +106,18 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", default="outputs/pretraining_ablation")
     parser.add_argument("--report-only", action="store_true", help="train nothing: tabulate the finished runs")
-    parser.add_argument("--teacher-only", action="store_true",
-                        help="the demo teacher alone (make demo's stage 3) and its test scores, no student")
-    parser.add_argument("--arms", nargs="+", choices=["on", "off"], default=["on", "off"],
-                        help="run (or tabulate) only these arms: encoder pretraining on, off")
+    parser.add_argument(
+        "--teacher-only",
+        action="store_true",
+        help="the demo teacher alone (make demo's stage 3) and its test scores, no student",
+    )
+    parser.add_argument(
+        "--arms",
+        nargs="+",
+        choices=["on", "off"],
+        default=["on", "off"],
+        help="run (or tabulate) only these arms: encoder pretraining on, off",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     started = time.perf_counter()
@@ -107,7 +129,8 @@ def main(argv=None) -> int:
                 if finished or not args.report_only:
                     result = run_teacher_only(out, pretrained, seed)
                     runs.setdefault(("teacher", pretrained), []).append(
-                        {**result["scores"], "distinct_captions": result["distinct_captions"]})
+                        {**result["scores"], "distinct_captions": result["distinct_captions"]}
+                    )
                 continue
             finished = (run_folder(out, pretrained, seed) / "distill" / "demo_results.json").exists()
             if args.report_only and not finished:

@@ -41,6 +41,7 @@ class PartTimer:
                 return function(*args, **kwargs)
             finally:
                 self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - started
+
         return timed
 
 
@@ -101,20 +102,30 @@ def main(argv=None) -> int:
             for _ in range(CAPTION_TOKENS):
                 decoder.step(np.full(BEAMS, model.config.decoder_start_token_id))
 
-        operators = {"encoder": operator_seconds(lambda: decoding.encode_in_chunks(model, audio, None)),
-                     "decoder": operator_seconds(steps_alone)}
+        operators = {
+            "encoder": operator_seconds(lambda: decoding.encode_in_chunks(model, audio, None)),
+            "decoder": operator_seconds(steps_alone),
+        }
     median = {part: statistics.median(c[part] for c in calls) for part in ("total", "encoder", "decoder")}
     median["rest"] = statistics.median(c["total"] - c["encoder"] - c["decoder"] for c in calls)
-    labels = {"total": "whole fast path (fast_generate)", "encoder": "encoder (encode_in_chunks)",
-              "decoder": f"decoder: {CAPTION_TOKENS} steps + beam reorders",
-              "rest": "the rest: beam search bookkeeping (numpy), padding"}
-    print(f"PyTorch fast path{f' ({args.quantize})' if args.quantize else ''}, {args.threads} threads, batch 1, "
-          f"10 s clip, beam {BEAMS}, {CAPTION_TOKENS} tokens; medians of {args.repeats} calls\n")
+    labels = {
+        "total": "whole fast path (fast_generate)",
+        "encoder": "encoder (encode_in_chunks)",
+        "decoder": f"decoder: {CAPTION_TOKENS} steps + beam reorders",
+        "rest": "the rest: beam search bookkeeping (numpy), padding",
+    }
+    print(
+        f"PyTorch fast path{f' ({args.quantize})' if args.quantize else ''}, {args.threads} threads, batch 1, "
+        f"10 s clip, beam {BEAMS}, {CAPTION_TOKENS} tokens; medians of {args.repeats} calls\n"
+    )
     print("| part | wall ms | share | in operators ms | Python/dispatch ms |\n|---|---|---|---|---|")
     for part, label in labels.items():
         seconds = median[part]
-        cells = [f"{operators[part] * 1e3:.1f}", f"{(seconds - operators[part]) * 1e3:.1f}"] \
-            if part in operators else ["-", "-"]
+        cells = (
+            [f"{operators[part] * 1e3:.1f}", f"{(seconds - operators[part]) * 1e3:.1f}"]
+            if part in operators
+            else ["-", "-"]
+        )
         print(f"| {label} | {seconds * 1e3:.1f} | {seconds / median['total']:.0%} | " + " | ".join(cells) + " |")
     return 0
 

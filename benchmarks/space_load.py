@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -42,13 +41,17 @@ class AppServer:
     def __init__(self, model: str, start_timeout: float = 300.0):
         self.model, self.start_timeout = model, start_timeout
 
-    def __enter__(self) -> "AppServer":
+    def __enter__(self) -> AppServer:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}/"
-        self.process = subprocess.Popen([sys.executable, "app.py", "--model", self.model, "--port", str(port)],
-                                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "app.py", "--model", self.model, "--port", str(port)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         self.log = ""
         deadline = time.monotonic() + self.start_timeout
         while not self._answers():
@@ -131,8 +134,10 @@ def write_clips(folder: Path, long_seconds: float = 45.0) -> dict[str, list[Requ
 def request_mix(requests: dict[str, list[Request]], count: int, offset: int) -> list[Request]:
     """`count` requests for one client: mostly good clips, then bad files, long recordings, several files."""
     pattern = ["good", "bad", "good", "long", "good", "files", "good", "bad"]
-    return [requests[kind][(offset + i) % len(requests[kind])]
-            for i, kind in enumerate(pattern[(offset + j) % len(pattern)] for j in range(count))]
+    return [
+        requests[kind][(offset + i) % len(requests[kind])]
+        for i, kind in enumerate(pattern[(offset + j) % len(pattern)] for j in range(count))
+    ]
 
 
 # --- the load -------------------------------------------------------------------------------------------
@@ -154,14 +159,21 @@ class LoadReport:
         for kind in ("good", "long", "bad", "files", "all"):
             values = sum(self.latencies.values(), []) if kind == "all" else self.latencies.get(kind, [])
             if values:
-                lines.append(f"| {kind} | {len(values)} | {percentile(values, 50):.2f} s | "
-                             f"{percentile(values, 95):.2f} s |")
+                lines.append(
+                    f"| {kind} | {len(values)} | {percentile(values, 50):.2f} s | {percentile(values, 95):.2f} s |"
+                )
         return "\n".join(lines)
 
     def summary(self) -> dict:
-        return {"sent": self.sent, "answered": self.sent - self.lost, "lost": self.lost,
-                "answers_differing_from_solo": len(self.mismatches), "rss_before_mb": round(self.rss_before_mb),
-                "rss_after_mb": round(self.rss_after_mb), "seconds": round(self.seconds, 1)}
+        return {
+            "sent": self.sent,
+            "answered": self.sent - self.lost,
+            "lost": self.lost,
+            "answers_differing_from_solo": len(self.mismatches),
+            "rss_before_mb": round(self.rss_before_mb),
+            "rss_after_mb": round(self.rss_after_mb),
+            "seconds": round(self.seconds, 1),
+        }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -175,8 +187,9 @@ def process_rss_mb(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
-def run_load(url: str, server_pid: int, requests: dict[str, list[Request]], clients: int,
-             per_client: int) -> LoadReport:
+def run_load(
+    url: str, server_pid: int, requests: dict[str, list[Request]], clients: int, per_client: int
+) -> LoadReport:
     """Solo answers for every distinct request, then `clients` concurrent users x `per_client` requests
     against the server at `url` (process `server_pid`, whose memory is measured)."""
     from gradio_client import Client
@@ -203,8 +216,10 @@ def run_load(url: str, server_pid: int, requests: dict[str, list[Request]], clie
             with lock:
                 report.latencies.setdefault(request.kind, []).append(elapsed)
                 if answer != report.solo[request]:
-                    report.mismatches.append(f"{request.kind} {Path(request.paths[0]).name}: {answer[:120]!r} "
-                                             f"!= solo {report.solo[request][:120]!r}")
+                    report.mismatches.append(
+                        f"{request.kind} {Path(request.paths[0]).name}: {answer[:120]!r} "
+                        f"!= solo {report.solo[request][:120]!r}"
+                    )
 
     started = time.perf_counter()
     threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(clients)]
@@ -240,8 +255,10 @@ def main(argv=None) -> int:
         report = run_load(server.url, server.process.pid, requests, args.clients, args.requests)
         # more rounds on the same server: memory that levels off is allocator reuse, memory that keeps
         # growing by the same step is a leak
-        rounds = [run_load(server.url, server.process.pid, requests, args.clients, args.requests)
-                  for _ in range(args.rounds - 1)]
+        rounds = [
+            run_load(server.url, server.process.pid, requests, args.clients, args.requests)
+            for _ in range(args.rounds - 1)
+        ]
     print(f"{args.clients} clients x {args.requests} requests against app.py ({model}), {report.seconds:.0f} s:\n")
     print(report.table())
     print()
@@ -249,13 +266,17 @@ def main(argv=None) -> int:
     for line in report.mismatches:
         print("MISMATCH", line)
     if rounds:
-        print("server RSS after each round (MiB):", [round(r.rss_after_mb) for r in [report, *rounds]],
-              "; answers differing from solo or lost in later rounds:",
-              sum(len(r.mismatches) for r in rounds))
+        print(
+            "server RSS after each round (MiB):",
+            [round(r.rss_after_mb) for r in [report, *rounds]],
+            "; answers differing from solo or lost in later rounds:",
+            sum(len(r.mismatches) for r in rounds),
+        )
     print("server tracebacks:", server.log.count("Traceback"))
     if args.json:
-        Path(args.json).write_text(json.dumps({**report.summary(), "table": report.table(),
-                                               "mismatches": report.mismatches}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({**report.summary(), "table": report.table(), "mismatches": report.mismatches}, indent=2)
+        )
     return 1 if report.mismatches or any(r.mismatches for r in rounds) else 0
 
 

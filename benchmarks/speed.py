@@ -41,8 +41,16 @@ sys.path.insert(0, str(ROOT))
 CLIP_SECONDS = 10.0
 CAPTION_TOKENS = 20
 BEAMS = 3
-ROWS = ("teacher", "student_generate", "student_fast", "student_fast_int8", "student_fast_fp16", "student_reference",
-        "student_onnx", "student_onnx_int8")
+ROWS = (
+    "teacher",
+    "student_generate",
+    "student_fast",
+    "student_fast_int8",
+    "student_fast_fp16",
+    "student_reference",
+    "student_onnx",
+    "student_onnx_int8",
+)
 LABELS = {
     "teacher": "teacher HTSAT-BART (full size)",
     "student_generate": "student, transformers generate (KV cache, batched)",
@@ -80,8 +88,9 @@ def build_teacher():
 
 
 def student_generate(model, audio):
-    return model.generate(input_values=audio, num_beams=BEAMS, min_new_tokens=CAPTION_TOKENS,
-                          max_new_tokens=CAPTION_TOKENS)
+    return model.generate(
+        input_values=audio, num_beams=BEAMS, min_new_tokens=CAPTION_TOKENS, max_new_tokens=CAPTION_TOKENS
+    )
 
 
 def teacher_generate(model, audio):
@@ -90,9 +99,14 @@ def teacher_generate(model, audio):
     _, projected = model.encode_audio(audio)
     encoder_outputs = model.bart_encoder_outputs(projected)
     start = torch.full((audio.shape[0], 1), model.decoder.config.decoder_start_token_id)
-    return model.decoder.generate(encoder_outputs=encoder_outputs, decoder_input_ids=start, num_beams=BEAMS,
-                                  min_length=CAPTION_TOKENS + 1, max_length=CAPTION_TOKENS + 1,
-                                  no_repeat_ngram_size=0)
+    return model.decoder.generate(
+        encoder_outputs=encoder_outputs,
+        decoder_input_ids=start,
+        num_beams=BEAMS,
+        min_length=CAPTION_TOKENS + 1,
+        max_length=CAPTION_TOKENS + 1,
+        no_repeat_ngram_size=0,
+    )
 
 
 def reference_decode(model, audio):
@@ -127,13 +141,19 @@ def count_flops(row: str) -> float:
             _, projected = model.encode_audio(audio)
             encoder_outputs = model.bart_encoder_outputs(projected)
             start = torch.full((1, 1), model.decoder.config.decoder_start_token_id)
-            model.decoder.generate(encoder_outputs=encoder_outputs, decoder_input_ids=start, num_beams=1,
-                                   min_length=CAPTION_TOKENS + 1, max_length=CAPTION_TOKENS + 1,
-                                   no_repeat_ngram_size=0)
+            model.decoder.generate(
+                encoder_outputs=encoder_outputs,
+                decoder_input_ids=start,
+                num_beams=1,
+                min_length=CAPTION_TOKENS + 1,
+                max_length=CAPTION_TOKENS + 1,
+                no_repeat_ngram_size=0,
+            )
         else:
             model = build_student()
-            model.generate(input_values=audio, num_beams=1, min_new_tokens=CAPTION_TOKENS,
-                           max_new_tokens=CAPTION_TOKENS)
+            model.generate(
+                input_values=audio, num_beams=1, min_new_tokens=CAPTION_TOKENS, max_new_tokens=CAPTION_TOKENS
+            )
     return counter.get_total_flops()
 
 
@@ -187,8 +207,11 @@ def measure_row(row: str, repeats: int, threads: int, batch: int) -> dict:
         export_dir = Path(tempfile.mkdtemp(prefix="effnet-trm-onnx-"))
         export_onnx(model, export_dir, quantize="int8" if row.endswith("int8") else None)
         captioner = OnnxCaptioner(export_dir, threads=threads)
-        run = lambda audio: captioner.generate_ids(list(audio.numpy()), num_beams=BEAMS,  # noqa: E731
-                                                   max_new_tokens=CAPTION_TOKENS, min_new_tokens=CAPTION_TOKENS)
+
+        def run(audio):
+            return captioner.generate_ids(
+                list(audio.numpy()), num_beams=BEAMS, max_new_tokens=CAPTION_TOKENS, min_new_tokens=CAPTION_TOKENS
+            )
     elif row.startswith("student_fast"):
         from effnet_trm.decoding import fast_generate
         from effnet_trm.optimize import optimize_for_inference
@@ -196,30 +219,52 @@ def measure_row(row: str, repeats: int, threads: int, batch: int) -> dict:
         model = build_student()
         quantize = row.removeprefix("student_fast").removeprefix("_") or None
         optimized = optimize_for_inference(model, quantize=quantize)
-        run = lambda audio: fast_generate(optimized, audio, num_beams=BEAMS,  # noqa: E731
-                                          max_new_tokens=CAPTION_TOKENS, min_new_tokens=CAPTION_TOKENS)
+
+        def run(audio):
+            return fast_generate(
+                optimized, audio, num_beams=BEAMS, max_new_tokens=CAPTION_TOKENS, min_new_tokens=CAPTION_TOKENS
+            )
     else:
         model = build_student()
-        run = (lambda audio: student_generate(model, audio)) if row == "student_generate" else \
-            (lambda audio: reference_decode(model, audio))  # noqa: E731
+        decode = student_generate if row == "student_generate" else reference_decode
+
+        def run(audio):
+            return decode(model, audio)
+
     parameters = sum(p.numel() for p in model.parameters())
     with torch.inference_mode():
         latency = _timed(lambda: run(one), repeats)
         batch_time = _timed(lambda: run(many), max(1, repeats // 3), warmup=0)
     return {
-        "row": row, "label": LABELS[row], "parameters": parameters, "latency_ms": latency * 1000,
-        "throughput_clips_per_s": batch / batch_time, "batch_ms_per_clip": batch_time / batch * 1000,
+        "row": row,
+        "label": LABELS[row],
+        "parameters": parameters,
+        "latency_ms": latency * 1000,
+        "throughput_clips_per_s": batch / batch_time,
+        "batch_ms_per_clip": batch_time / batch * 1000,
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
 def run_in_subprocess(row: str, args) -> dict | None:
-    command = [sys.executable, __file__, "--row", row, "--repeats", str(args.repeats), "--threads", str(args.threads),
-               "--batch", str(args.batch)]
+    command = [
+        sys.executable,
+        __file__,
+        "--row",
+        row,
+        "--repeats",
+        str(args.repeats),
+        "--threads",
+        str(args.threads),
+        "--batch",
+        str(args.batch),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
-        print(f"  {row}: not measured ({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'failed'})",
-              file=sys.stderr)
+        print(
+            f"  {row}: not measured ({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'failed'})",
+            file=sys.stderr,
+        )
         return None
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -255,8 +300,9 @@ def main(argv=None) -> int:
         result["speedup_vs_teacher"] = teacher["latency_ms"] / result["latency_ms"] if teacher else None
     print_table(results, args, gflops)
     if args.json:
-        Path(args.json).write_text(json.dumps({"threads": args.threads, "matmul_gflops": gflops, "rows": results},
-                                              indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps({"threads": args.threads, "matmul_gflops": gflops, "rows": results}, indent=2) + "\n"
+        )
     return 0
 
 
@@ -265,19 +311,25 @@ def print_table(results: list[dict], args, gflops: float) -> None:
 
     import torch
 
-    print(f"\n10 s clip, {CAPTION_TOKENS}-token caption, beam {BEAMS}, random weights; {args.threads} threads; "
-          f"torch {torch.__version__}; {platform.processor() or platform.machine()}; "
-          f"fp32 matmul {gflops:.0f} GFLOP/s")
-    header = (f"{'model':<52} {'params':>8} {'GFLOPs':>7} {'FLOP bound':>10} {'b=1 latency':>12} "
-              f"{'speed-up':>9} {'b=' + str(args.batch) + ' clips/s':>12} {'b=' + str(args.batch) + ' ms/clip':>12} "
-              f"{'peak RSS':>9}")
+    print(
+        f"\n10 s clip, {CAPTION_TOKENS}-token caption, beam {BEAMS}, random weights; {args.threads} threads; "
+        f"torch {torch.__version__}; {platform.processor() or platform.machine()}; "
+        f"fp32 matmul {gflops:.0f} GFLOP/s"
+    )
+    header = (
+        f"{'model':<52} {'params':>8} {'GFLOPs':>7} {'FLOP bound':>10} {'b=1 latency':>12} "
+        f"{'speed-up':>9} {'b=' + str(args.batch) + ' clips/s':>12} {'b=' + str(args.batch) + ' ms/clip':>12} "
+        f"{'peak RSS':>9}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         speedup = f"{r['speedup_vs_teacher']:.1f}x" if r["speedup_vs_teacher"] else "-"
-        print(f"{r['label']:<52} {r['parameters'] / 1e6:>7.2f}M {r['gflops']:>7.1f} {r['flop_bound_ms']:>8.0f}ms "
-              f"{r['latency_ms']:>10.0f}ms {speedup:>9} {r['throughput_clips_per_s']:>12.2f} "
-              f"{r['batch_ms_per_clip']:>10.0f}ms {r['peak_memory_mb']:>7.0f}MB")
+        print(
+            f"{r['label']:<52} {r['parameters'] / 1e6:>7.2f}M {r['gflops']:>7.1f} {r['flop_bound_ms']:>8.0f}ms "
+            f"{r['latency_ms']:>10.0f}ms {speedup:>9} {r['throughput_clips_per_s']:>12.2f} "
+            f"{r['batch_ms_per_clip']:>10.0f}ms {r['peak_memory_mb']:>7.0f}MB"
+        )
     print("FLOPs: one clip, encoder + 20 greedy decoding steps with a KV cache (matmuls and convolutions).")
 
 

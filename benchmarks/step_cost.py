@@ -30,8 +30,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/demo_quick.yaml")
     parser.add_argument("--crops", type=float, nargs="+", default=[5.0, 10.0], help="crop lengths (s)")
-    parser.add_argument("--frozen-stages", type=int, nargs="+", default=[0],
-                        help="frozen (and cached) EfficientNet stages; 0: the whole encoder trains")
+    parser.add_argument(
+        "--frozen-stages",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="frozen (and cached) EfficientNet stages; 0: the whole encoder trains",
+    )
     parser.add_argument("--steps", type=int, default=4, help="timed steps per variant (after one warm-up step)")
     parser.add_argument("--vocab-size", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
@@ -53,8 +58,14 @@ def main(argv=None) -> int:
     def training_module(frozen: int):
         torch.manual_seed(0)
         student = EffNetTrmForAudioCaptioning(EffNetTrmConfig(vocab_size=args.vocab_size, **config.model.config))
-        module = DistillationModule(student, config.kd, teacher_dim=768, label_smoothing=training.label_smoothing,
-                                    frozen_encoder_stages=frozen, cache_frozen_stages=frozen > 0).train()
+        module = DistillationModule(
+            student,
+            config.kd,
+            teacher_dim=768,
+            label_smoothing=training.label_smoothing,
+            frozen_encoder_stages=frozen,
+            cache_frozen_stages=frozen > 0,
+        ).train()
         trainable = [parameter for parameter in module.parameters() if parameter.requires_grad]
         return module, torch.optim.Adam(trainable, lr=1e-4), sum(p.numel() for p in trainable)
 
@@ -68,11 +79,15 @@ def main(argv=None) -> int:
         generator = torch.Generator().manual_seed(int(seconds * 1000))  # the same clips at every step
         samples = int(seconds * sampling_rate)
         words = torch.randint(4, args.vocab_size, (clips, 12), generator=generator)
-        return Batch(input_values=0.1 * torch.randn(clips, samples, generator=generator),
-                     attention_mask=torch.ones(clips, samples, dtype=torch.long),
-                     num_labelled=labelled, labels=words[:labelled], teacher_labels=words,
-                     teacher_embeddings=torch.randn(clips, 768, generator=generator),
-                     audio_ids=[str(i) for i in range(clips)])
+        return Batch(
+            input_values=0.1 * torch.randn(clips, samples, generator=generator),
+            attention_mask=torch.ones(clips, samples, dtype=torch.long),
+            num_labelled=labelled,
+            labels=words[:labelled],
+            teacher_labels=words,
+            teacher_embeddings=torch.randn(clips, 768, generator=generator),
+            audio_ids=[str(i) for i in range(clips)],
+        )
 
     def step(crop: float, frozen: int) -> float:
         module, optimizer, _ = modules[frozen]
@@ -101,13 +116,17 @@ def main(argv=None) -> int:
         for variant in variants:
             times[variant].append(step(*variant))
     base = statistics.median(times[variants[0]])
-    print(f"\n{'crop':>6}{'frozen stages':>15}{'trained weights':>17}{'s/step (median)':>17}{'min':>7}{'max':>7}"
-          f"{'vs first':>10}{'GFLOPs/step':>13}{'vs':>8}")
+    print(
+        f"\n{'crop':>6}{'frozen stages':>15}{'trained weights':>17}{'s/step (median)':>17}{'min':>7}{'max':>7}"
+        f"{'vs first':>10}{'GFLOPs/step':>13}{'vs':>8}"
+    )
     for (crop, frozen), values in times.items():
         median = statistics.median(values)
-        print(f"{crop:>5.1f}s{frozen:>15}{modules[frozen][2] / 1e6:>16.1f}M{median:>17.2f}{min(values):>7.2f}"
-              f"{max(values):>7.2f}{median / base:>9.2f}x{flops[crop, frozen]:>13.0f}"
-              f"{flops[crop, frozen] / flops[variants[0]]:>7.2f}x")
+        print(
+            f"{crop:>5.1f}s{frozen:>15}{modules[frozen][2] / 1e6:>16.1f}M{median:>17.2f}{min(values):>7.2f}"
+            f"{max(values):>7.2f}{median / base:>9.2f}x{flops[crop, frozen]:>13.0f}"
+            f"{flops[crop, frozen] / flops[variants[0]]:>7.2f}x"
+        )
     print(f"({labelled} + {audio_only} clips per step, {args.steps} steps per variant, {args.threads} threads)")
     return 0
 

@@ -69,7 +69,9 @@ def main(argv=None) -> int:
     trainer.module.train()
     steps_per_epoch = batches.steps_per_epoch
     cached = step_times()
-    print(f"\n{'distillation epoch (quick corpus, ' + str(steps_per_epoch) + ' steps)':<58}{'time':>10}{'vs cached':>12}")
+    print(
+        f"\n{'distillation epoch (quick corpus, ' + str(steps_per_epoch) + ' steps)':<58}{'time':>10}{'vs cached':>12}"
+    )
     print(f"{'teacher outputs from the cache':<58}{cached * steps_per_epoch:>9.0f}s{1.0:>11.1f}x")
     for name, teacher in teachers.items():
         live = step_times(teacher)

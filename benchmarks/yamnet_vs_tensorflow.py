@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 #: Runs inside the TensorFlow venv: argv = SavedModel folder, input .npz, output .npz.
-TF_CHILD = r'''
+TF_CHILD = r"""
 import sys, numpy as np, tensorflow as tf
 folder, inputs, output = sys.argv[1:4]
 loaded = tf.saved_model.load(folder)
@@ -43,7 +43,7 @@ for name in waves.files:
     results[name + "/log_mel"] = log_mel.numpy()
 np.savez(output, **results)
 print("tensorflow", tf.__version__)
-'''
+"""
 
 
 def make_tf_venv(directory: Path) -> Path:
@@ -109,8 +109,11 @@ def main() -> None:
         print(f"TensorFlow venv ready after {time.time() - start:.0f} s")
         keys = {f"w{i}": name for i, name in enumerate(waves)}  # npz keys must be plain
         np.savez(tmp / "in.npz", **{k: waves[name] for k, name in keys.items()})
-        done = subprocess.run([str(python), "-c", TF_CHILD, str(folder), str(tmp / "in.npz"), str(tmp / "out.npz")],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [str(python), "-c", TF_CHILD, str(folder), str(tmp / "in.npz"), str(tmp / "out.npz")],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             sys.exit(f"TensorFlow failed:\n{done.stderr[-3000:]}")
         print(done.stdout.strip().splitlines()[-1])
@@ -122,7 +125,11 @@ def main() -> None:
     for key, name in keys.items():
         with torch.no_grad():
             out = model(torch.from_numpy(waves[name])[None])
-        ours = {"scores": out.scores[0].numpy(), "embeddings": out.embeddings[0].numpy(), "log_mel": out.log_mel[0].numpy()}
+        ours = {
+            "scores": out.scores[0].numpy(),
+            "embeddings": out.embeddings[0].numpy(),
+            "log_mel": out.log_mel[0].numpy(),
+        }
         theirs = {part: tf_out[f"{key}/{part}"] for part in ours}
         if any(ours[p].shape != theirs[p].shape for p in ours):
             sys.exit(f"{name}: shapes differ: {[(ours[p].shape, theirs[p].shape) for p in ours]}")
@@ -133,15 +140,31 @@ def main() -> None:
         top_tf = np.argsort(-theirs["scores"].mean(0))[:5]
         same = set(top_ours) == set(top_tf)
         agree += same
-        rows.append((name[:58], len(waves[name]) / 16000, ours["scores"].shape[0], diff["scores"], diff["embeddings"],
-                     diff["log_mel"], "yes" if same else "NO", classes[top_tf[0]][:24]))
+        rows.append(
+            (
+                name[:58],
+                len(waves[name]) / 16000,
+                ours["scores"].shape[0],
+                diff["scores"],
+                diff["embeddings"],
+                diff["log_mel"],
+                "yes" if same else "NO",
+                classes[top_tf[0]][:24],
+            )
+        )
 
-    print(f"\n{'input':58s} {'sec':>5s} {'pat':>3s} {'|d score|':>9s} {'|d emb|':>9s} {'|d logmel|':>10s} top5  TF top-1")
+    print(
+        f"\n{'input':58s} {'sec':>5s} {'pat':>3s} {'|d score|':>9s} {'|d emb|':>9s} {'|d logmel|':>10s} top5  TF top-1"
+    )
     for row in rows:
-        print(f"{row[0]:58s} {row[1]:5.2f} {row[2]:3d} {row[3]:9.2e} {row[4]:9.2e} {row[5]:10.2e} {row[6]:>4s}  {row[7]}")
-    print(f"\n{len(rows)} inputs; max |d score| {worst['scores']:.2e}, max |d embedding| {worst['embeddings']:.2e}, "
-          f"max |d log-mel| {worst['log_mel']:.2e}; top-5 sets agree on {agree}/{len(rows)}; "
-          f"wall time {time.time() - start:.0f} s")
+        print(
+            f"{row[0]:58s} {row[1]:5.2f} {row[2]:3d} {row[3]:9.2e} {row[4]:9.2e} {row[5]:10.2e} {row[6]:>4s}  {row[7]}"
+        )
+    print(
+        f"\n{len(rows)} inputs; max |d score| {worst['scores']:.2e}, max |d embedding| {worst['embeddings']:.2e}, "
+        f"max |d log-mel| {worst['log_mel']:.2e}; top-5 sets agree on {agree}/{len(rows)}; "
+        f"wall time {time.time() - start:.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -16,8 +16,12 @@ def add_hub_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--audio-column", default="audio")
     group.add_argument("--caption-columns", nargs="+", default=["caption"])
     group.add_argument("--hub-id-column", default=None)
-    group.add_argument("--hub-splits", nargs="+", default=["train=train", "validation=validation", "test=test"],
-                       help="ours=theirs pairs")
+    group.add_argument(
+        "--hub-splits",
+        nargs="+",
+        default=["train=train", "validation=validation", "test=test"],
+        help="ours=theirs pairs",
+    )
 
 
 def save_hub_splits(args: argparse.Namespace) -> int:
@@ -32,8 +36,9 @@ def save_hub_splits(args: argparse.Namespace) -> int:
     for pair in args.hub_splits:
         ours, theirs = pair.split("=")
         grouped: OrderedDict[str, dict] = OrderedDict()
-        for row in stream_hub_dataset(args.hub, theirs, args.audio_column, tuple(args.caption_columns),
-                                      args.hub_id_column, args.hub_config):
+        for row in stream_hub_dataset(
+            args.hub, theirs, args.audio_column, tuple(args.caption_columns), args.hub_id_column, args.hub_config
+        ):
             if row["audio_id"] in grouped:
                 grouped[row["audio_id"]]["captions"].extend(row["captions"])
             else:

@@ -4,7 +4,8 @@ DatasetDict with one split, `audio_only`, ready for the teacher cache and distil
 
     python datasets_scripts/build_audio_only_pool.py --folder /data/audioset_wavs \
         --exclude-dataset data/audiocaps --count 50000 --out data/audioset_pool
-    python datasets_scripts/build_audio_only_pool.py --hub ORG/NAME --exclude-dataset data/clotho --out data/freesound_pool
+    python datasets_scripts/build_audio_only_pool.py --hub ORG/NAME --exclude-dataset data/clotho \
+        --out data/freesound_pool
 
 Every clip of the target dataset's validation and test splits is excluded (by audio_id), clips over
 300 s are left out, each sample is a random 10 s crop (paper, section 3.1); unreadable files are
@@ -18,7 +19,6 @@ import functools
 import sys
 from itertools import islice
 from pathlib import Path
-
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -50,14 +50,25 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
-    items = functools.partial(local_items, args.folder) if args.folder else functools.partial(hub_items, args.hub,
-                                                                                              args.hub_split)
+    items = (
+        functools.partial(local_items, args.folder)
+        if args.folder
+        else functools.partial(hub_items, args.hub, args.hub_split)
+    )
     pool, stats = audio_only_pool(items, excluded_ids(args.exclude_dataset), sampling_rate=POOL_RATE, seed=args.seed)
     rows = []
     for sample in islice(pool, args.count):
         audio = {"bytes": encode_flac(sample["waveform"], POOL_RATE), "path": f"{sample['audio_id']}.flac"}
-        rows.append({"audio": audio, "captions": [], "audio_id": sample["audio_id"], "classes": [],
-                     "source": args.folder or f"hub:{args.hub}", "license": ""})
+        rows.append(
+            {
+                "audio": audio,
+                "captions": [],
+                "audio_id": sample["audio_id"],
+                "classes": [],
+                "source": args.folder or f"hub:{args.hub}",
+                "license": "",
+            }
+        )
     from datasets import DatasetDict
 
     DatasetDict({"audio_only": rows_to_dataset(rows)}).save_to_disk(args.out)

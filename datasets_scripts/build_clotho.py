@@ -2,7 +2,8 @@
 """Clotho v2.1 into the project schema (train/validation/test, one row per clip with all captions).
 
     python datasets_scripts/build_clotho.py --root /data/clotho --out data/clotho
-    python datasets_scripts/build_clotho.py --hub NAME --caption-columns caption_1 caption_2 caption_3 caption_4 caption_5 --out data/clotho
+    python datasets_scripts/build_clotho.py --hub NAME \
+        --caption-columns caption_1 caption_2 caption_3 caption_4 caption_5 --out data/clotho
 
 Local layout: clotho_captions_{development,validation,evaluation}.csv (file_name,caption_1..caption_5)
 and audio in clotho_audio_{development,validation,evaluation}/.

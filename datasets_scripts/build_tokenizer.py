@@ -38,7 +38,9 @@ def main(argv=None) -> int:
     if args.dataset:
         captions = training_captions(args.dataset, args.split)
     else:
-        captions = [line.strip() for line in Path(args.captions).read_text(encoding="utf-8").splitlines() if line.strip()]
+        captions = [
+            line.strip() for line in Path(args.captions).read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
     tokenizer = build_word_tokenizer(captions, min_count=args.min_count)
     tokenizer.save_pretrained(args.out)
     print(f"{len(tokenizer)} tokens (4 special) from {len(captions)} captions -> {args.out}")

@@ -27,16 +27,27 @@ def main(argv=None) -> int:
     parser.add_argument("--splits", nargs="+", default=["train", "audio_only"])
     parser.add_argument("--out", required=True)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--crop-seconds", type=float, default=10.0, help="crop length for clips over the teacher's window")
+    parser.add_argument(
+        "--crop-seconds", type=float, default=10.0, help="crop length for clips over the teacher's window"
+    )
     parser.add_argument("--num-beams", type=int, default=3, help="beams; every beam is kept, with its score")
-    parser.add_argument("--num-samples", type=int, default=0,
-                        help="sampled captions to keep per clip as well (for n-best sequence KD)")
+    parser.add_argument(
+        "--num-samples", type=int, default=0, help="sampled captions to keep per clip as well (for n-best sequence KD)"
+    )
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     teacher = HTSATBartTeacher.from_pretrained(args.teacher, device=args.device)
-    summary = build_teacher_cache(teacher, args.dataset, args.out, args.splits, args.batch_size, args.crop_seconds,
-                                  args.num_beams, args.num_samples)
+    summary = build_teacher_cache(
+        teacher,
+        args.dataset,
+        args.out,
+        args.splits,
+        args.batch_size,
+        args.crop_seconds,
+        args.num_beams,
+        args.num_samples,
+    )
     print(f"computed {summary['computed']}, reused {summary['reused']}, failed {summary['failed']} -> {args.out}")
     return 0
 

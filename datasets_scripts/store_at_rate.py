@@ -46,8 +46,12 @@ def main(argv=None) -> int:
     # the re-encoded rows go to a scratch folder, not into the original's folder (map's default)
     Path(args.out).resolve().parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=Path(args.out).resolve().parent) as scratch:
-        copy = DatasetDict({split: store_at_rate(corpus[split], args.rate, args.num_proc,
-                                                 str(Path(scratch) / f"{split}.arrow")) for split in splits})
+        copy = DatasetDict(
+            {
+                split: store_at_rate(corpus[split], args.rate, args.num_proc, str(Path(scratch) / f"{split}.arrow"))
+                for split in splits
+            }
+        )
         copy.save_to_disk(args.out)
     print({split: len(rows) for split, rows in copy.items()}, f"at {args.rate} Hz in {args.out}")
     return 0

@@ -11,14 +11,14 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import soundfile as sf
 import soxr
+
 from feature_extraction_effnet_trm import validate_waveform
 
-AudioSource = Union[str, os.PathLike, bytes, io.IOBase]
+AudioSource = str | os.PathLike | bytes | io.IOBase
 
 #: Samples whose absolute value stays below this are treated as digital silence.
 SILENCE_THRESHOLD = 1e-6
@@ -42,8 +42,10 @@ def _describe(source: AudioSource) -> str:
 def check_sample_rate(sample_rate: int, name: str = "audio") -> None:
     """Raise :class:`AudioError` for a sampling rate no recording has (see `MIN_SAMPLE_RATE`)."""
     if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
-        raise AudioError(f"{name}: a sampling rate of {sample_rate} Hz cannot be audio (accepted: "
-                         f"{MIN_SAMPLE_RATE} Hz to {MAX_SAMPLE_RATE // 1000} kHz); the file's header is probably corrupt")
+        raise AudioError(
+            f"{name}: a sampling rate of {sample_rate} Hz cannot be audio (accepted: "
+            f"{MIN_SAMPLE_RATE} Hz to {MAX_SAMPLE_RATE // 1000} kHz); the file's header is probably corrupt"
+        )
 
 
 def resample(waveform: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

@@ -1,8 +1,8 @@
 """The `effnet-trm` command: caption files, create a model folder, and the other tools' entry points.
 
-    effnet-trm caption clip.wav other.flac --model outputs/demo/student
-    effnet-trm caption long_recording.ogg --segment 10 --json
-    effnet-trm init-model outputs/smoke-model
+effnet-trm caption clip.wav other.flac --model outputs/demo/student
+effnet-trm caption long_recording.ogg --segment 10 --json
+effnet-trm init-model outputs/smoke-model
 """
 
 from __future__ import annotations
@@ -53,8 +53,12 @@ def _caption(args: argparse.Namespace) -> int:
     from .inference import ModelNotFoundError
 
     try:
-        captioner = load_captioner(args.model, device=args.device, batch_size=args.batch_size,
-                                   quantize="int8" if args.int8 else "fp16" if args.fp16 else None)
+        captioner = load_captioner(
+            args.model,
+            device=args.device,
+            batch_size=args.batch_size,
+            quantize="int8" if args.int8 else "fp16" if args.fp16 else None,
+        )
     except (ModelNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -105,21 +109,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     caption = subparsers.add_parser("caption", help="caption audio files (wav, flac, ogg, mp3; any rate)")
     caption.add_argument("files", nargs="+", help="audio files")
-    caption.add_argument("--model", default=None, help="model folder or Hub id (default: $EFFNET_TRM_MODEL "
-                         "or outputs/demo/student)")
-    caption.add_argument("--segment", type=float, default=None, metavar="SECONDS",
-                         help="caption per segment of this length with timestamps (default: 10 s segments "
-                         "for recordings over 30 s, else the whole file)")
+    caption.add_argument(
+        "--model", default=None, help="model folder or Hub id (default: $EFFNET_TRM_MODEL or outputs/demo/student)"
+    )
+    caption.add_argument(
+        "--segment",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="caption per segment of this length with timestamps (default: 10 s segments "
+        "for recordings over 30 s, else the whole file)",
+    )
     caption.add_argument("--json", action="store_true", help="print one JSON object per caption")
     caption.add_argument("--batch-size", type=int, default=8, help="clips per batch (default 8)")
     caption.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     precision = caption.add_mutually_exclusive_group()
-    precision.add_argument("--int8", action="store_true",
-                           help="PyTorch models on CPU: int8/fp16 decoder linears (faster; a few captions may differ, "
-                                "see benchmarks/export_agreement.py). ONNX exports are quantized at export")
-    precision.add_argument("--fp16", action="store_true",
-                           help="PyTorch models on CPU: fp16 decoder weights (faster, the same captions as fp32 in "
-                                "benchmarks/export_agreement.py)")
+    precision.add_argument(
+        "--int8",
+        action="store_true",
+        help="PyTorch models on CPU: int8/fp16 decoder linears (faster; a few captions may differ, "
+        "see benchmarks/export_agreement.py). ONNX exports are quantized at export",
+    )
+    precision.add_argument(
+        "--fp16",
+        action="store_true",
+        help="PyTorch models on CPU: fp16 decoder weights (faster, the same captions as fp32 in "
+        "benchmarks/export_agreement.py)",
+    )
     _add_generation_arguments(caption)
     caption.set_defaults(handler=_caption)
 

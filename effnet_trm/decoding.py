@@ -28,10 +28,19 @@ import torch.nn.functional as F
 #: The paper's decoding, unless a caller asks otherwise: beam search with 3 beams, at most 20 words.
 DEFAULT_SEARCH = {"num_beams": 3, "max_new_tokens": 20}
 #: `generate` settings the fast search understands; anything else falls back to `generate`.
-FAST_SEARCH_SETTINGS = frozenset({
-    "num_beams", "max_new_tokens", "min_new_tokens", "num_return_sequences", "length_penalty", "early_stopping",
-    "suppress_tokens", "do_sample", "beam_rule",
-})
+FAST_SEARCH_SETTINGS = frozenset(
+    {
+        "num_beams",
+        "max_new_tokens",
+        "min_new_tokens",
+        "num_return_sequences",
+        "length_penalty",
+        "early_stopping",
+        "suppress_tokens",
+        "do_sample",
+        "beam_rule",
+    }
+)
 #: Beam-search rules: transformers' (`generate`'s) and the reference implementation's. A model folder
 #: chooses one with a `beam_rule` entry in its generation config (converted checkpoints: "reference").
 BEAM_RULES = ("transformers", "reference")
@@ -71,8 +80,9 @@ def beam_search(
     if beam_rule not in BEAM_RULES:
         raise ValueError(f"beam_rule must be one of {BEAM_RULES}, got {beam_rule!r}")
     if beam_rule == "reference":
-        return reference_beam_search(decoder, batch_size, num_beams, max_new_tokens, bos, eos, suppress,
-                                     num_return_sequences, min_new_tokens)
+        return reference_beam_search(
+            decoder, batch_size, num_beams, max_new_tokens, bos, eos, suppress, num_return_sequences, min_new_tokens
+        )
     tokens = np.full((batch_size, num_beams, 1), bos, dtype=np.int64)
     scores = np.full((batch_size, num_beams), -1e9, dtype=np.float32)
     scores[:, 0] = 0.0  # all beams start identical: only the first may expand at step 1
@@ -117,8 +127,11 @@ def beam_search(
             break
         decoder.reorder((source + np.arange(batch_size)[:, None] * num_beams).reshape(-1))
         tokens, scores = new_tokens, new_scores
-    return [ids for hypotheses in finished
-            for _, ids in sorted(hypotheses, key=lambda item: -item[0])[:num_return_sequences]]
+    return [
+        ids
+        for hypotheses in finished
+        for _, ids in sorted(hypotheses, key=lambda item: -item[0])[:num_return_sequences]
+    ]
 
 
 def reference_beam_search(
@@ -184,8 +197,11 @@ def reference_beam_search(
         decoder.reorder((source + np.arange(batch_size)[:, None] * num_beams).reshape(-1))
         tokens = new_tokens
     # sorted() keeps the recording order among equal scores, as theirs does
-    return [ids for hypotheses in finished
-            for _, ids in sorted(hypotheses, key=lambda item: -item[0])[:num_return_sequences]]
+    return [
+        ids
+        for hypotheses in finished
+        for _, ids in sorted(hypotheses, key=lambda item: -item[0])[:num_return_sequences]
+    ]
 
 
 def _best(candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -225,8 +241,10 @@ def pad_sequences(sequences: list[list[int]], pad: int) -> torch.Tensor:
 
 def fused_qkv(attention) -> tuple[torch.Tensor, torch.Tensor]:
     """An attention's q, k and v projections as one `(3 * d_model, d_model)` weight and its bias."""
-    return (torch.cat([attention.q_proj.weight, attention.k_proj.weight, attention.v_proj.weight]),
-            torch.cat([attention.q_proj.bias, attention.k_proj.bias, attention.v_proj.bias]))
+    return (
+        torch.cat([attention.q_proj.weight, attention.k_proj.weight, attention.v_proj.weight]),
+        torch.cat([attention.q_proj.bias, attention.k_proj.bias, attention.v_proj.bias]),
+    )
 
 
 def self_attention_qkv(layer):
@@ -254,8 +272,9 @@ def embed_step(decoder, ids: torch.Tensor, position_embedding: torch.Tensor) -> 
     return decoder.embed_tokens(ids) * decoder.embed_scale + position_embedding
 
 
-def finish_layer_step(layer, hidden, query, keys, values, cross_keys, cross_values, memory_mask,
-                      word_mask=None) -> torch.Tensor:
+def finish_layer_step(
+    layer, hidden, query, keys, values, cross_keys, cross_values, memory_mask, word_mask=None
+) -> torch.Tensor:
     """`EffNetTrmDecoderLayer` for the newest position, once its query and the self-attention keys
     and values (past and newest) are known: attention, post-norm residuals, ReLU feed-forward.
     `word_mask` (`(rows, 1, 1, words)`, true = attend) leaves out words treated as padding."""
@@ -274,8 +293,13 @@ def cross_keys_values(model, memory: torch.Tensor) -> list[tuple[torch.Tensor, t
     output `memory` (computed once per clip, as the model's cache does)."""
     projected = model.decoder.memory_projection(memory)
     heads = model.config.decoder_attention_heads
-    return [(split_heads(layer.encoder_attn.k_proj(projected), heads),
-             split_heads(layer.encoder_attn.v_proj(projected), heads)) for layer in model.decoder.layers]
+    return [
+        (
+            split_heads(layer.encoder_attn.k_proj(projected), heads),
+            split_heads(layer.encoder_attn.v_proj(projected), heads),
+        )
+        for layer in model.decoder.layers
+    ]
 
 
 class TorchIncrementalDecoder:
@@ -291,24 +315,38 @@ class TorchIncrementalDecoder:
     treats `<pad>` in its input as padding (`cap_padding_mask`), even a `<pad>` it generated itself.
     """
 
-    def __init__(self, model, memory: torch.Tensor, memory_mask: torch.Tensor, num_beams: int, max_length: int,
-                 padding_token: int | None = None):
+    def __init__(
+        self,
+        model,
+        memory: torch.Tensor,
+        memory_mask: torch.Tensor,
+        num_beams: int,
+        max_length: int,
+        padding_token: int | None = None,
+    ):
         if model.training:
             raise ValueError("TorchIncrementalDecoder is for inference: call model.eval() first")
         config = model.config
         if max_length > config.max_position_embeddings:
-            raise ValueError(f"captions are limited to {config.max_position_embeddings} tokens "
-                             f"(config.max_position_embeddings); asked for {max_length}")
+            raise ValueError(
+                f"captions are limited to {config.max_position_embeddings} tokens "
+                f"(config.max_position_embeddings); asked for {max_length}"
+            )
         self.model = model
         self.heads = config.decoder_attention_heads
         self.rows = memory.shape[0] * num_beams
         positions = torch.arange(max_length, device=memory.device)
         self.position_table = model.decoder.position_embeddings(positions).to(memory.dtype)
         self.qkv = [self_attention_qkv(layer) for layer in model.decoder.layers]
-        self.cross = [(keys.repeat_interleave(num_beams, dim=0), values.repeat_interleave(num_beams, dim=0))
-                      for keys, values in cross_keys_values(model, memory)]
-        self.memory_mask = None if bool(memory_mask.all()) else \
-            memory_mask.bool()[:, None, None, :].repeat_interleave(num_beams, dim=0)
+        self.cross = [
+            (keys.repeat_interleave(num_beams, dim=0), values.repeat_interleave(num_beams, dim=0))
+            for keys, values in cross_keys_values(model, memory)
+        ]
+        self.memory_mask = (
+            None
+            if bool(memory_mask.all())
+            else memory_mask.bool()[:, None, None, :].repeat_interleave(num_beams, dim=0)
+        )
         shape = (len(self.qkv), self.rows, self.heads, max_length, config.d_model // self.heads)
         self.keys, self.values = memory.new_empty(shape), memory.new_empty(shape)
         self.padding_token = padding_token
@@ -325,12 +363,19 @@ class TorchIncrementalDecoder:
             self.word_mask[:, 0, 0, t] = ids[:, 0] != self.padding_token
             word_mask = None if bool(self.word_mask[..., : t + 1].all()) else self.word_mask[..., : t + 1]
         for i, layer in enumerate(self.model.decoder.layers):
-            query, key, value = (split_heads(part, self.heads) for part in
-                                 self.qkv[i](hidden).chunk(3, dim=-1))
+            query, key, value = (split_heads(part, self.heads) for part in self.qkv[i](hidden).chunk(3, dim=-1))
             self.keys[i, :, :, t : t + 1] = key
             self.values[i, :, :, t : t + 1] = value
-            hidden = finish_layer_step(layer, hidden, query, self.keys[i, :, :, : t + 1],
-                                       self.values[i, :, :, : t + 1], *self.cross[i], self.memory_mask, word_mask)
+            hidden = finish_layer_step(
+                layer,
+                hidden,
+                query,
+                self.keys[i, :, :, : t + 1],
+                self.values[i, :, :, : t + 1],
+                *self.cross[i],
+                self.memory_mask,
+                word_mask,
+            )
         self.length = t + 1
         return torch.log_softmax(self.model.lm_head(hidden[:, 0]).float(), dim=-1).cpu().numpy()
 
@@ -362,9 +407,14 @@ def fast_search_settings(generation_config, overrides: dict) -> dict | None:
     if settings["do_sample"] or settings["early_stopping"] not in (True, False):
         return None
     # processors the fast search does not implement, set in a saved generation config
-    if (generation_config.no_repeat_ngram_size or generation_config.repetition_penalty not in (None, 1.0)
-            or generation_config.bad_words_ids or generation_config.forced_bos_token_id is not None
-            or generation_config.forced_eos_token_id is not None or generation_config.num_beam_groups not in (None, 1)):
+    if (
+        generation_config.no_repeat_ngram_size
+        or generation_config.repetition_penalty not in (None, 1.0)
+        or generation_config.bad_words_ids
+        or generation_config.forced_bos_token_id is not None
+        or generation_config.forced_eos_token_id is not None
+        or generation_config.num_beam_groups not in (None, 1)
+    ):
         return None
     settings.pop("do_sample")
     return settings
@@ -375,11 +425,14 @@ def fast_search_settings(generation_config, overrides: dict) -> dict | None:
 ENCODER_CHUNK = 4
 
 
-def encode_in_chunks(model, input_values: torch.Tensor, attention_mask: torch.Tensor | None,
-                     chunk: int = ENCODER_CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_in_chunks(
+    model, input_values: torch.Tensor, attention_mask: torch.Tensor | None, chunk: int = ENCODER_CHUNK
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The encoder's memory `(batch, frames, dim)` and frame mask, `chunk` clips at a time."""
-    pieces = [model.encode(input_values[i : i + chunk], None if attention_mask is None else attention_mask[i : i + chunk])
-              for i in range(0, input_values.shape[0], chunk)]
+    pieces = [
+        model.encode(input_values[i : i + chunk], None if attention_mask is None else attention_mask[i : i + chunk])
+        for i in range(0, input_values.shape[0], chunk)
+    ]
     frames = max(piece.last_hidden_state.shape[1] for piece in pieces)
     memory = torch.cat([F.pad(p.last_hidden_state, (0, 0, 0, frames - p.last_hidden_state.shape[1])) for p in pieces])
     mask = torch.cat([F.pad(p.attention_mask, (0, frames - p.attention_mask.shape[1])) for p in pieces])
@@ -387,31 +440,58 @@ def encode_in_chunks(model, input_values: torch.Tensor, attention_mask: torch.Te
 
 
 @torch.inference_mode()
-def fast_generate(model, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                  **settings) -> torch.Tensor:
+def fast_generate(
+    model, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None, **settings
+) -> torch.Tensor:
     """`model.generate`'s token ids `(batch * num_return_sequences, length)`, by `beam_search` over a
     `TorchIncrementalDecoder`. `settings` are those of `fast_search_settings`."""
     memory, memory_mask = encode_in_chunks(model, input_values, attention_mask)
     sequences = search_memory(model, memory, memory_mask, **settings)
-    return pad_sequences(sequences, padding_id(model.generation_config, model.config, settings["num_beams"])
-                         ).to(input_values.device)
+    return pad_sequences(sequences, padding_id(model.generation_config, model.config, settings["num_beams"])).to(
+        input_values.device
+    )
 
 
-def search_memory(model, memory: torch.Tensor, memory_mask: torch.Tensor, num_beams: int, max_new_tokens: int,
-                  suppress_tokens=(), beam_rule: str = "transformers", **settings) -> list[list[int]]:
+def search_memory(
+    model,
+    memory: torch.Tensor,
+    memory_mask: torch.Tensor,
+    num_beams: int,
+    max_new_tokens: int,
+    suppress_tokens=(),
+    beam_rule: str = "transformers",
+    **settings,
+) -> list[list[int]]:
     """`beam_search` over a `TorchIncrementalDecoder` for an encoder output `(clips, frames, dim)`. Under
     the reference rule, generated `<pad>` words are also treated as padding, as the reference decoder does."""
     config = model.config
     padding_token = config.pad_token_id if beam_rule == "reference" else None
-    decoder = TorchIncrementalDecoder(model, memory, memory_mask, num_beams, max_length=max_new_tokens + 1,
-                                      padding_token=padding_token)
-    return beam_search(decoder, memory.shape[0], num_beams, max_new_tokens, bos=config.decoder_start_token_id,
-                       eos=config.eos_token_id, suppress=suppress_tokens, beam_rule=beam_rule, **settings)
+    decoder = TorchIncrementalDecoder(
+        model, memory, memory_mask, num_beams, max_length=max_new_tokens + 1, padding_token=padding_token
+    )
+    return beam_search(
+        decoder,
+        memory.shape[0],
+        num_beams,
+        max_new_tokens,
+        bos=config.decoder_start_token_id,
+        eos=config.eos_token_id,
+        suppress=suppress_tokens,
+        beam_rule=beam_rule,
+        **settings,
+    )
 
 
 @torch.inference_mode()
-def reference_generate(model, input_ids: torch.Tensor, logits_processor=None, stopping_criteria=None,
-                       generation_config=None, synced_gpus: bool = False, **model_kwargs) -> torch.Tensor:
+def reference_generate(
+    model,
+    input_ids: torch.Tensor,
+    logits_processor=None,
+    stopping_criteria=None,
+    generation_config=None,
+    synced_gpus: bool = False,
+    **model_kwargs,
+) -> torch.Tensor:
     """The reference beam rule inside transformers' `generate`, as a custom decoding method::
 
         model.generate(**inputs, custom_generate=reference_generate)
@@ -425,8 +505,14 @@ def reference_generate(model, input_ids: torch.Tensor, logits_processor=None, st
     encoded = model_kwargs["encoder_outputs"]
     memory, memory_mask = encoded.last_hidden_state[::expand], encoded.attention_mask[::expand]
     sequences = search_memory(
-        model, memory, memory_mask, num_beams, generation_config.max_length - input_ids.shape[1],
-        suppress_tokens=generation_config.suppress_tokens or (), beam_rule="reference",
+        model,
+        memory,
+        memory_mask,
+        num_beams,
+        generation_config.max_length - input_ids.shape[1],
+        suppress_tokens=generation_config.suppress_tokens or (),
+        beam_rule="reference",
         num_return_sequences=generation_config.num_return_sequences or 1,
-        min_new_tokens=generation_config.min_new_tokens or 0)
+        min_new_tokens=generation_config.min_new_tokens or 0,
+    )
     return pad_sequences(sequences, padding_id(generation_config, config, num_beams)).to(input_ids.device)

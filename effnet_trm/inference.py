@@ -127,7 +127,7 @@ class Captioner:
         self.batch_size = batch_size
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | None = None, device: str | None = None, **kwargs) -> "Captioner":
+    def from_pretrained(cls, name_or_path: str | None = None, device: str | None = None, **kwargs) -> Captioner:
         """Load a model folder or Hub id saved by this package (config, weights, tokenizer)."""
         name = resolve_model(name_or_path)
         try:
@@ -184,8 +184,9 @@ class Captioner:
         except Exception as error:  # noqa: BLE001 - any failure of one clip must not take the others down
             if len(waveforms) == 1:
                 return [error]
-            logger.warning("captioning a batch of %d clips failed (%s); retrying them one by one",
-                           len(waveforms), one_line(error))
+            logger.warning(
+                "captioning a batch of %d clips failed (%s); retrying them one by one", len(waveforms), one_line(error)
+            )
             return [self.caption_each([waveform], **generate_kwargs)[0] for waveform in waveforms]
 
     def caption_files(

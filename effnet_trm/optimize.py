@@ -64,8 +64,11 @@ def fold_batch_norms(network: nn.Module, run: callable) -> int:
     if network.training:
         raise ValueError("batch norms fold only in eval mode (their running statistics): call .eval() first")
     calls: list[tuple[nn.Module, torch.Tensor, torch.Tensor]] = []
-    hooks = [module.register_forward_hook(lambda module, args, output: calls.append((module, args[0], output)))
-             for module in network.modules() if isinstance(module, (nn.Conv2d, nn.BatchNorm2d))]
+    hooks = [
+        module.register_forward_hook(lambda module, args, output: calls.append((module, args[0], output)))
+        for module in network.modules()
+        if isinstance(module, (nn.Conv2d, nn.BatchNorm2d))
+    ]
     try:
         with torch.no_grad():
             run()
@@ -85,8 +88,11 @@ def fold_batch_norms(network: nn.Module, run: callable) -> int:
 
 def _after_normalisation(norm: nn.BatchNorm2d) -> nn.Module:
     """What a batch norm module applies after normalising: timm's BatchNormAct2d has drop + act."""
-    parts = [part for part in (getattr(norm, "drop", None), getattr(norm, "act", None))
-             if part is not None and not isinstance(part, nn.Identity)]
+    parts = [
+        part
+        for part in (getattr(norm, "drop", None), getattr(norm, "act", None))
+        if part is not None and not isinstance(part, nn.Identity)
+    ]
     return nn.Sequential(*parts) if parts else nn.Identity()
 
 
@@ -116,8 +122,7 @@ class FullRangeDynamicLinear(torch.ao.nn.quantized.dynamic.Linear):
     can saturate; with VNNI the products are summed in int32."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.quantized.linear_dynamic(x, self._packed_params._packed_params,
-                                                  reduce_range=False).to(x.dtype)
+        return torch.ops.quantized.linear_dynamic(x, self._packed_params._packed_params, reduce_range=False).to(x.dtype)
 
 
 def int8_linear_class() -> type:
@@ -128,22 +133,26 @@ def int8_linear_class() -> type:
 
 def quantize_decoding_step(model, quantize: str) -> None:
     """`per_step_linears` in place: dynamic int8 (per-channel) or fp16 linears."""
-    qconfigs = {"int8": (torch.ao.quantization.per_channel_dynamic_qconfig, torch.qint8, int8_linear_class()),
-                "fp16": (torch.ao.quantization.float16_dynamic_qconfig, torch.float16,
-                         torch.ao.nn.quantized.dynamic.Linear)}
+    qconfigs = {
+        "int8": (torch.ao.quantization.per_channel_dynamic_qconfig, torch.qint8, int8_linear_class()),
+        "fp16": (torch.ao.quantization.float16_dynamic_qconfig, torch.float16, torch.ao.nn.quantized.dynamic.Linear),
+    }
     with warnings.catch_warnings():  # torch deprecates the quantized tensor API in favour of torchao
         warnings.simplefilter("ignore", UserWarning)
         kinds = per_step_linears(model, quantize)
         for kind, (qconfig, dtype, linear_class) in qconfigs.items():  # one pass over the model per kind
             names = {name: qconfig for name, name_kind in kinds.items() if name_kind == kind}
             if names:
-                torch.ao.quantization.quantize_dynamic(model, names, dtype=dtype, inplace=True,
-                                                       mapping={nn.Linear: linear_class})
+                torch.ao.quantization.quantize_dynamic(
+                    model, names, dtype=dtype, inplace=True, mapping={nn.Linear: linear_class}
+                )
 
 
 def _refuse_to_save(*args, **kwargs):
-    raise RuntimeError("this model was rewritten by optimize_for_inference (folded batch norms, fused or "
-                       "quantized layers) and cannot be saved as a checkpoint: save the original model")
+    raise RuntimeError(
+        "this model was rewritten by optimize_for_inference (folded batch norms, fused or "
+        "quantized layers) and cannot be saved as a checkpoint: save the original model"
+    )
 
 
 def optimize_for_inference(model, quantize: str | None = None):

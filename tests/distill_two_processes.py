@@ -31,16 +31,23 @@ def main(config_path: str, out: str) -> None:
     terms = trainer.module(trainer.batches[0].to(trainer.accelerator.device))
     trainer.accelerator.backward(terms["total"])
     head = trainer.accelerator.unwrap_model(trainer.module).contrastive
-    torch.save({"terms": {k: v.item() for k, v in terms.items()},
-                "grads": {name: p.grad.clone() for name, p in head.named_parameters()}}, out / f"first_batch_{rank}.pt")
+    torch.save(
+        {
+            "terms": {k: v.item() for k, v in terms.items()},
+            "grads": {name: p.grad.clone() for name, p in head.named_parameters()},
+        },
+        out / f"first_batch_{rank}.pt",
+    )
     trainer.optimizer.zero_grad()
 
     assert trainer.train(stop_after_steps=1) is None
     resumed = Trainer(config)
     model_dir = resumed.train(resume="latest")
     student = resumed.accelerator.unwrap_model(resumed.module).student
-    torch.save({"state": student.state_dict(), "model_dir": str(model_dir), "global_step": resumed.state.global_step},
-               out / f"final_{rank}.pt")
+    torch.save(
+        {"state": student.state_dict(), "model_dir": str(model_dir), "global_step": resumed.state.global_step},
+        out / f"final_{rank}.pt",
+    )
 
 
 def streamed(config_path: str, out: str) -> None:
@@ -64,8 +71,10 @@ def streamed(config_path: str, out: str) -> None:
     assert Trainer(config).train(stop_after_steps=2) is None
     resumed = Trainer(config)
     assert resumed.train(resume="latest", stop_after_steps=last_step) is None
-    torch.save({"pool_ids": pool_ids, "uninterrupted": student_of(uninterrupted), "resumed": student_of(resumed)},
-               out / f"streamed_{rank}.pt")
+    torch.save(
+        {"pool_ids": pool_ids, "uninterrupted": student_of(uninterrupted), "resumed": student_of(resumed)},
+        out / f"streamed_{rank}.pt",
+    )
 
 
 if __name__ == "__main__":

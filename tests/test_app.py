@@ -92,8 +92,9 @@ def test_api_through_gradio_client(server, tmp_path):
     (tmp_path / "bad.wav").write_bytes(b"definitely not a wav file")
     with pytest.raises(Exception, match="Could not read bad.wav"):
         client.predict(handle_file(str(tmp_path / "bad.wav")), 3, "beam search", 1, api_name="/caption")
-    table = client.predict([handle_file(str(tmp_path / "clip.wav")), handle_file(str(tmp_path / "bad.wav"))], 2,
-                           api_name="/caption_files")
+    table = client.predict(
+        [handle_file(str(tmp_path / "clip.wav")), handle_file(str(tmp_path / "bad.wav"))], 2, api_name="/caption_files"
+    )
     rows = table["data"] if isinstance(table, dict) else table
     assert rows[0][0] == "clip.wav" and rows[1][3].startswith("error:")
 
@@ -109,23 +110,35 @@ def test_page_in_a_real_browser(server, tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1280,1400", f"--user-data-dir={tmp_path / 'profile'}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1400",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
         options.add_argument(flag)
     browser = webdriver.Chrome(service=Service(driver_path), options=options)
     clip = _example_clip(tmp_path)
     try:
         browser.get(server)
         upload = WebDriverWait(browser, 60).until(
-            lambda b: b.find_element(By.CSS_SELECTOR, "#audio-input input[type=file]"))
+            lambda b: b.find_element(By.CSS_SELECTOR, "#audio-input input[type=file]")
+        )
         upload.send_keys(str(clip))
-        WebDriverWait(browser, 60).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#audio-input audio, "
-                                                                                    "#audio-input .waveform-container"))
+        WebDriverWait(browser, 60).until(
+            lambda b: b.find_elements(By.CSS_SELECTOR, "#audio-input audio, #audio-input .waveform-container")
+        )
         time.sleep(1)
         browser.find_element(By.ID, "caption-button").click()
         caption = WebDriverWait(browser, 120).until(
-            lambda b: b.find_element(By.CSS_SELECTOR, "#caption-output textarea").get_attribute("value"))
+            lambda b: b.find_element(By.CSS_SELECTOR, "#caption-output textarea").get_attribute("value")
+        )
         assert len(caption.split()) >= 1
         time.sleep(1)
         shots = Path(os.environ.get("EFFNET_TRM_SCREENSHOT_DIR", tmp_path))
@@ -162,8 +175,12 @@ def test_space_under_load(server, tmp_path):
     print(report.table(), report.summary())
     assert report.lost == 0 and report.mismatches == []
     assert sum(len(values) for values in report.latencies.values()) == 16
-    assert {kind for i in range(4) for kind in (r.kind for r in request_mix(requests, 4, i))} == \
-        {"good", "long", "bad", "files"}
+    assert {kind for i in range(4) for kind in (r.kind for r in request_mix(requests, 4, i))} == {
+        "good",
+        "long",
+        "bad",
+        "files",
+    }
     messages = [report.solo[request] for request in requests["bad"]]
     assert "Could not read not_audio.wav: not a readable audio file" in messages[0]
     assert "Could not read one_hz.wav: a sampling rate of 1 Hz cannot be audio" in messages[1]

@@ -213,7 +213,9 @@ def test_cli_caption_command_runs_end_to_end(model_dir, tmp_path):
     sf.write(clip, _tone(2.0, 44100), 44100)
     done = subprocess.run(
         [sys.executable, "-m", "effnet_trm.cli", "caption", str(clip), "--model", str(model_dir)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     file_name, caption = done.stdout.strip().split("\t")
@@ -221,6 +223,8 @@ def test_cli_caption_command_runs_end_to_end(model_dir, tmp_path):
 
     missing = subprocess.run(
         [sys.executable, "-m", "effnet_trm.cli", "caption", str(clip), "--model", str(tmp_path / "no" / "model")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert missing.returncode == 2 and "make demo" in missing.stderr

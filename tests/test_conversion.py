@@ -45,7 +45,9 @@ class ReferenceDecoder(nn.Module):
         pe[:, 0, 0::2], pe[:, 0, 1::2] = torch.sin(position * div), torch.cos(position * div)
         self.pos_encoder = nn.Module()
         self.pos_encoder.pe = nn.Parameter(pe, requires_grad=False)
-        self.attn_proj = nn.Sequential(nn.Linear(memory_dim, d_model), nn.ReLU(), nn.Dropout(0.2), nn.LayerNorm(d_model))
+        self.attn_proj = nn.Sequential(
+            nn.Linear(memory_dim, d_model), nn.ReLU(), nn.Dropout(0.2), nn.LayerNorm(d_model)
+        )
         layer = nn.TransformerDecoderLayer(d_model, d_model // 64, 4 * d_model, 0.2)
         self.model = nn.TransformerDecoder(layer, 2)
         self.classifier = nn.Linear(d_model, vocab, bias=False)
@@ -84,9 +86,13 @@ def released_state_dict(backbone, decoder) -> dict[str, torch.Tensor]:
     state |= {f"model.model.decoder.{k}": v for k, v in decoder.state_dict().items()}
     state["model.model.encoder.melspec_extractor.spectrogram.window"] = torch.hann_window(512)
     state["model.model.encoder.melspec_extractor.mel_scale.fb"] = mel_filterbank(257, 0.0, 8000.0, 64, 16000)
-    state |= {"model.logit_scale": torch.tensor(2.66), "model.stdnt_proj.weight": torch.zeros(1024, 1408),
-              "model.stdnt_proj.bias": torch.zeros(1024), "model.tchr_proj.weight": torch.zeros(1024, 768),
-              "model.tchr_proj.bias": torch.zeros(1024)}
+    state |= {
+        "model.logit_scale": torch.tensor(2.66),
+        "model.stdnt_proj.weight": torch.zeros(1024, 1408),
+        "model.stdnt_proj.bias": torch.zeros(1024),
+        "model.tchr_proj.weight": torch.zeros(1024, 768),
+        "model.tchr_proj.bias": torch.zeros(1024),
+    }
     return state
 
 
@@ -106,17 +112,25 @@ def converted():
 def test_released_key_layout_is_the_recorded_one(converted):
     _, _, state, _, _ = converted
     recorded = json.loads(KEYS_FILE.read_text())
-    assert {k: list(v.shape) for k, v in state.items() if "word_embedding" not in k and "classifier" not in k} == \
-        {k: v for k, v in recorded["tensors"].items() if "word_embedding" not in k and "classifier" not in k}
+    assert {k: list(v.shape) for k, v in state.items() if "word_embedding" not in k and "classifier" not in k} == {
+        k: v for k, v in recorded["tensors"].items() if "word_embedding" not in k and "classifier" not in k
+    }
 
 
 def test_strict_mapping_report(converted):
     _, _, state, _, report = converted
-    assert set(report.dropped) == {"model.logit_scale", "model.stdnt_proj.weight", "model.stdnt_proj.bias",
-                                   "model.tchr_proj.weight", "model.tchr_proj.bias"}
+    assert set(report.dropped) == {
+        "model.logit_scale",
+        "model.stdnt_proj.weight",
+        "model.stdnt_proj.bias",
+        "model.tchr_proj.weight",
+        "model.tchr_proj.bias",
+    }
     assert set(report.verified_and_dropped) == {
         "model.model.decoder.classifier.weight",
-        "model.model.encoder.melspec_extractor.spectrogram.window", "model.model.encoder.melspec_extractor.mel_scale.fb"}
+        "model.model.encoder.melspec_extractor.spectrogram.window",
+        "model.model.encoder.melspec_extractor.mel_scale.fb",
+    }
     assert report.mapped + len(report.dropped) + len(report.verified_and_dropped) == len(state)
     assert not report.substituted  # the noise table is the checkpoint's own
 
@@ -139,8 +153,10 @@ def test_a_sinusoidal_table_is_verified_not_stored(converted):
 
 def test_unknown_or_missing_tensors_are_errors(converted):
     _, _, state, _, _ = converted
-    fresh = lambda: EffNetTrmForAudioCaptioning(
-        EffNetTrmConfig(**REFERENCE_CONFIG, position_embedding="stored"))
+
+    def fresh():
+        return EffNetTrmForAudioCaptioning(EffNetTrmConfig(**REFERENCE_CONFIG, position_embedding="stored"))
+
     with pytest.raises(ConversionError, match="no place in the model.*surprise"):
         convert_state_dict({**state, "model.model.decoder.surprise": torch.zeros(1)}, fresh())
     incomplete = {k: v for k, v in state.items() if "attn_proj.3" not in k}
@@ -159,16 +175,22 @@ def test_numerically_equivalent_to_the_reference_structure(converted):
         log_mel = EffNetTrmLogMel(model.config)(audio).unsqueeze(1)  # torchaudio is not installable here
         their_frames = backbone.extract_features(log_mel).mean(dim=2).transpose(1, 2)
         ours = model.encode(audio)
-        torch.testing.assert_close(ours.frame_embeddings, their_frames * ours.attention_mask[..., None], atol=1e-4,
-                                   rtol=1e-4)
+        torch.testing.assert_close(
+            ours.frame_embeddings, their_frames * ours.attention_mask[..., None], atol=1e-4, rtol=1e-4
+        )
         ids = torch.randint(4, VOCAB, (2, 7))
         ids[:, 0] = 1
         theirs = decoder(ids, their_frames, ours.attention_mask)
         mine = model(encoder_outputs=ours, decoder_input_ids=ids).logits
         assert (mine - theirs).abs().max().item() < 1e-4
         # the fast path (and the optimised copy it runs on) reads the same stored table
-        fast = TorchIncrementalDecoder(Captioner(model, None).optimized_model, ours.last_hidden_state,
-                                       ours.attention_mask, num_beams=1, max_length=7)
+        fast = TorchIncrementalDecoder(
+            Captioner(model, None).optimized_model,
+            ours.last_hidden_state,
+            ours.attention_mask,
+            num_beams=1,
+            max_length=7,
+        )
         for position in range(7):
             log_probs = fast.step(ids[:, position].numpy())
             np.testing.assert_allclose(log_probs, theirs[:, position].log_softmax(-1).numpy(), atol=1e-4)
@@ -176,9 +198,12 @@ def test_numerically_equivalent_to_the_reference_structure(converted):
         # greedy decoding, theirs recomputing the prefix each step, ours through generate
         prefix = torch.ones(2, 1, dtype=torch.long)
         for _ in range(8):
-            prefix = torch.cat([prefix, decoder(prefix, their_frames, ours.attention_mask)[:, -1].argmax(-1, keepdim=True)], 1)
-        generated = model.generate(input_values=audio, num_beams=1, do_sample=False, max_new_tokens=8,
-                                   min_new_tokens=8, suppress_tokens=None)
+            prefix = torch.cat(
+                [prefix, decoder(prefix, their_frames, ours.attention_mask)[:, -1].argmax(-1, keepdim=True)], 1
+            )
+        generated = model.generate(
+            input_values=audio, num_beams=1, do_sample=False, max_new_tokens=8, min_new_tokens=8, suppress_tokens=None
+        )
     assert torch.equal(generated, prefix)
 
 
@@ -189,8 +214,11 @@ def test_convert_writes_a_loadable_folder(converted, tmp_path):
     source = tmp_path / "training.pth"
     vocab = {"<pad>": 0, "<start>": 1, "<end>": 2, "<unk>": 3} | {f"w{i}": i for i in range(4, VOCAB)}
     # a training checkpoint: `model.`-prefixed trainable tensors, no frozen table, no tied classifier
-    training = {k.replace("model.model.", "model.", 1): v for k, v in state.items()
-                if "pos_encoder" not in k and "classifier" not in k}
+    training = {
+        k.replace("model.model.", "model.", 1): v
+        for k, v in state.items()
+        if "pos_encoder" not in k and "classifier" not in k
+    }
     torch.save({"model": training, "tokenizer": vocab, "epoch": 25}, source)
     report = convert(str(source), str(tmp_path / "out"))
     assert "model.stdnt_proj.weight" in report.dropped
@@ -210,7 +238,10 @@ def test_convert_writes_a_loadable_folder(converted, tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(
             loaded(input_values=audio, decoder_input_ids=torch.ones(1, 3, dtype=torch.long)).logits,
-            model(input_values=audio, decoder_input_ids=torch.ones(1, 3, dtype=torch.long)).logits, rtol=1e-5, atol=1e-4)
+            model(input_values=audio, decoder_input_ids=torch.ones(1, 3, dtype=torch.long)).logits,
+            rtol=1e-5,
+            atol=1e-4,
+        )
     assert loaded.config.encoder_padding == "static_same_260"
     # a training checkpoint has no table: zeros are stored and saved with the weights
     assert loaded.config.position_embedding == "stored" and not loaded.decoder.position_table.any()
@@ -221,8 +252,14 @@ def test_saved_model_and_onnx_step_use_the_stored_table(tmp_path):
     from effnet_trm.export.onnx import OnnxCaptioner, OnnxIncrementalDecoder, export_onnx
     from effnet_trm.hub import init_model
 
-    small = {"d_model": 32, "decoder_ffn_dim": 64, "encoder_name": "efficientnet_b0", "encoder_hidden_size": 1280,
-             "position_embedding": "stored", "max_position_embeddings": 12}
+    small = {
+        "d_model": 32,
+        "decoder_ffn_dim": 64,
+        "encoder_name": "efficientnet_b0",
+        "encoder_hidden_size": 1280,
+        "position_embedding": "stored",
+        "max_position_embeddings": 12,
+    }
     model, _ = init_model(seed=0, **small)
     with torch.no_grad():
         model.decoder.position_table.uniform_(-1, 1)  # unlike sin/cos, so a path that ignores it shows
@@ -262,8 +299,14 @@ class MarkovDecoder:
 
 # words: 0 pad, 1 <bos>, 2 <eos>, 3 a, 4 b, 5 c
 BOS, EOS, A, B, C = 1, 2, 3, 4, 5
-TWO_END_AT_ONCE = {BOS: {A: 0.45, B: 0.35, EOS: 0.2}, A: {C: 0.5, EOS: 0.3, B: 0.2}, B: {C: 0.6, EOS: 0.4},
-                   C: {EOS: 0.55, C: 0.45}, EOS: {EOS: 0.9}, 0: {EOS: 0.9}}
+TWO_END_AT_ONCE = {
+    BOS: {A: 0.45, B: 0.35, EOS: 0.2},
+    A: {C: 0.5, EOS: 0.3, B: 0.2},
+    B: {C: 0.6, EOS: 0.4},
+    C: {EOS: 0.55, C: 0.45},
+    EOS: {EOS: 0.9},
+    0: {EOS: 0.9},
+}
 
 
 def test_reference_beam_rule_when_two_hypotheses_end_at_once():
@@ -271,8 +314,7 @@ def test_reference_beam_rule_when_two_hypotheses_end_at_once():
     # "b <eos>" (2 ended); step 3: "a c <eos>" and "b c <eos>" end together (4 ended, not exactly 3),
     # so the search goes on to the length limit, where "a c c <eos>" ends (score -2.889 / 4)
     decoder = MarkovDecoder(TWO_END_AT_ONCE)
-    best = beam_search(decoder, 1, 3, max_new_tokens=4, bos=BOS, eos=EOS, num_return_sequences=3,
-                       beam_rule="reference")
+    best = beam_search(decoder, 1, 3, max_new_tokens=4, bos=BOS, eos=EOS, num_return_sequences=3, beam_rule="reference")
     assert decoder.steps == 4
     # sum of log-probs / (words + 1): -2.090 / 3, -2.159 / 3, -2.889 / 4
     assert best == [[BOS, A, C, EOS], [BOS, B, C, EOS], [BOS, A, C, C, EOS]]
@@ -280,15 +322,22 @@ def test_reference_beam_rule_when_two_hypotheses_end_at_once():
     # transformers' rule with early stopping (how converted folders decoded before) stops once 3 have
     # ended, at step 3, keeping "b <eos>" (-1.966 / 2) as the third
     decoder = MarkovDecoder(TWO_END_AT_ONCE)
-    transformers_rule = beam_search(decoder, 1, 3, max_new_tokens=4, bos=BOS, eos=EOS, num_return_sequences=3,
-                                    early_stopping=True)
+    transformers_rule = beam_search(
+        decoder, 1, 3, max_new_tokens=4, bos=BOS, eos=EOS, num_return_sequences=3, early_stopping=True
+    )
     assert decoder.steps == 3 and transformers_rule == [[BOS, A, C, EOS], [BOS, B, C, EOS], [BOS, B, EOS]]
 
 
 def test_reference_beam_rule_stops_at_exactly_beam_size_endings():
     # "<eos>" at step 1, then "a <eos>" and "b <eos>" at step 2: exactly 3 ended, the search stops
-    transitions = {BOS: {A: 0.5, B: 0.3, EOS: 0.2}, A: {EOS: 0.6, C: 0.4}, B: {EOS: 0.6, C: 0.4}, C: {C: 0.9},
-                   EOS: {EOS: 0.9}, 0: {EOS: 0.9}}
+    transitions = {
+        BOS: {A: 0.5, B: 0.3, EOS: 0.2},
+        A: {EOS: 0.6, C: 0.4},
+        B: {EOS: 0.6, C: 0.4},
+        C: {C: 0.9},
+        EOS: {EOS: 0.9},
+        0: {EOS: 0.9},
+    }
     decoder = MarkovDecoder(transitions)
     best = beam_search(decoder, 2, 3, max_new_tokens=10, bos=BOS, eos=EOS, beam_rule="reference")
     assert decoder.steps == 2 and best == [[BOS, A, EOS]] * 2  # -1.204 / 2 beats -1.609 / 1

@@ -17,8 +17,14 @@ import soundfile as sf
 from effnet_trm.data import decode_audio
 from effnet_trm.data.catalogue import CLASSES, DEBIAN_PACKAGES, PYPI_PACKAGES, RULES, SourceRule
 from effnet_trm.data.containers import ContainerError, read_deb, read_openttd_cat, read_qt_rcc, read_zip
-from effnet_trm.data.demo_corpus import (SPLITS, build_demo_corpus, build_held_out_clips, caption_candidates, clean,
-                                         split_recordings)
+from effnet_trm.data.demo_corpus import (
+    SPLITS,
+    build_demo_corpus,
+    build_held_out_clips,
+    caption_candidates,
+    clean,
+    split_recordings,
+)
 from effnet_trm.data.sources import Recording, debian_licence, package_recordings, parse_debian_copyright
 
 
@@ -98,8 +104,10 @@ def test_read_zip_and_openttd_cat():
         archive.writestr("sound/", b"")
     assert list(read_zip(buffer.getvalue())) == [("sound/ambience/fire.ogg", b"abc")]
     cat = make_cat([('"Sheep". By A. License: Creative Commons Zero 1.0.', b"RIFF1"), ('"Cow"', b"RIFF22")])
-    assert list(read_openttd_cat(cat)) == [('"Sheep". By A. License: Creative Commons Zero 1.0.', b"RIFF1"),
-                                           ('"Cow"', b"RIFF22")]
+    assert list(read_openttd_cat(cat)) == [
+        ('"Sheep". By A. License: Creative Commons Zero 1.0.', b"RIFF1"),
+        ('"Cow"', b"RIFF22"),
+    ]
     with pytest.raises(ContainerError):
         list(read_openttd_cat(b"\xff\xff\xff\x7f" + b"\0" * 8))
 
@@ -114,7 +122,10 @@ def test_read_qt_rcc_plain_and_zlib():
 
 def test_read_deb_data_archive():
     deb = make_deb({"usr/share/buckle/wav/41-0.wav": b"click", "usr/share/doc/x/copyright": b"License: MIT"})
-    assert dict(read_deb(deb)) == {"usr/share/buckle/wav/41-0.wav": b"click", "usr/share/doc/x/copyright": b"License: MIT"}
+    assert dict(read_deb(deb)) == {
+        "usr/share/buckle/wav/41-0.wav": b"click",
+        "usr/share/doc/x/copyright": b"License: MIT",
+    }
 
 
 def test_debian_copyright_licences():
@@ -128,13 +139,18 @@ def test_debian_copyright_licences():
 
 
 def test_package_recordings_from_a_deb_with_a_cat(tmp_path):
-    cat = make_cat([('"Sheep". By A. License: Creative Commons Zero 1.0.', wav_bytes(0.5)),
-                    ('"Unused/Nothing"', wav_bytes(0.1))])
+    cat = make_cat(
+        [('"Sheep". By A. License: Creative Commons Zero 1.0.', wav_bytes(0.5)), ('"Unused/Nothing"', wav_bytes(0.1))]
+    )
     deb = tmp_path / "openttd-opensfx_1.0_all.deb"
-    deb.write_bytes(make_deb({
-        "usr/share/games/openttd/baseset/opensfx/opensfx.cat": cat,
-        "usr/share/doc/openttd-opensfx/copyright": b"Files: *\nCopyright: x\nLicense: CC-BY-SA-3.0\n",
-    }))
+    deb.write_bytes(
+        make_deb(
+            {
+                "usr/share/games/openttd/baseset/opensfx/opensfx.cat": cat,
+                "usr/share/doc/openttd-opensfx/copyright": b"Files: *\nCopyright: x\nLicense: CC-BY-SA-3.0\n",
+            }
+        )
+    )
     rules = [SourceRule("openttd-opensfx", "usr/share/games/openttd/baseset/opensfx/opensfx.cat", '^"Sheep', "sheep")]
     (recording,) = package_recordings("openttd-opensfx", deb, rules)
     assert recording.source == "openttd-opensfx/opensfx.cat/Sheep"
@@ -155,7 +171,9 @@ def test_catalogue_is_consistent():
 def fake_recordings() -> list[Recording]:
     """Four recordings for each of two beds and three events, from two 'packages'."""
     recordings = []
-    for c, (name, noise) in enumerate([("rain", True), ("wind", True), ("dog", False), ("bell", False), ("cow", False)]):
+    for c, (name, noise) in enumerate(
+        [("rain", True), ("wind", True), ("dog", False), ("bell", False), ("cow", False)]
+    ):
         for i in range(4):
             seconds = 3.0 if noise else 0.6
             data = wav_bytes(seconds, frequency=200 + 150 * c + 20 * i, seed=10 * c + i, noise=noise)
@@ -231,7 +249,8 @@ def test_held_out_clips_hear_only_validation_and_test_recordings(tiny_corpus):
     heard = {s for row in held_out for s in row["source"].split("|")}
     assert len(held_out) == 6 and all(len(row["captions"]) == 5 for row in held_out)
     assert not heard & (side["train"] | side["audio_only"])
-    assert heard <= {r.source for split in ("validation", "test")
-                     for r in split_recordings(fake_recordings(), seed=3)[split]}
+    assert heard <= {
+        r.source for split in ("validation", "test") for r in split_recordings(fake_recordings(), seed=3)[split]
+    }
     corpus_audio = {row["audio"]["bytes"] for split in SPLITS for row in corpus[split]}
     assert not {row["audio"]["bytes"] for row in held_out} & corpus_audio  # new mixtures, not corpus clips

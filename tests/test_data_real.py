@@ -89,8 +89,12 @@ def test_corpus_stored_at_the_students_rate_decodes_without_resampling(tmp_path,
     corpus.save_to_disk(str(tmp_path / "clotho"))
     before = sorted(p.name for p in (tmp_path / "clotho").rglob("*"))
 
-    assert store_at_rate(["--dataset", str(tmp_path / "clotho"), "--out", str(tmp_path / "clotho_16k"),
-                          "--splits", "train", "test"]) == 0
+    assert (
+        store_at_rate(
+            ["--dataset", str(tmp_path / "clotho"), "--out", str(tmp_path / "clotho_16k"), "--splits", "train", "test"]
+        )
+        == 0
+    )
     copy = load_from_disk(str(tmp_path / "clotho_16k"))
     assert sorted(copy) == ["test", "train"]
     assert sorted(p.name for p in (tmp_path / "clotho").rglob("*")) == before
@@ -100,8 +104,9 @@ def test_corpus_stored_at_the_students_rate_decodes_without_resampling(tmp_path,
         info = sf.info(io.BytesIO(stored["audio"]["bytes"]))
         assert (info.samplerate, info.channels, info.format) == (16000, 1, "FLAC")
         assert stored["audio"]["path"] == original["audio_id"].replace(".wav", ".flac")
-        np.testing.assert_allclose(decode_audio(stored["audio"], 16000), decode_audio(original["audio"], 16000),
-                                   atol=1 / 2**15)
+        np.testing.assert_allclose(
+            decode_audio(stored["audio"], 16000), decode_audio(original["audio"], 16000), atol=1 / 2**15
+        )
 
     with pytest.raises(SystemExit):
         store_at_rate(["--dataset", str(tmp_path / "clotho"), "--out", str(tmp_path / "x"), "--splits", "nope"])

@@ -50,9 +50,16 @@ def test_incremental_decoder_matches_forward_through_reorders(model):
     for position in range(5):
         log_probs = decoder.step(np.array([h[-1] for h in histories]))
         rows = np.repeat(np.arange(clips), num_beams)  # the clip of every row
-        expected = model(encoder_outputs=type(encoded)(
-            last_hidden_state=encoded.last_hidden_state[rows], attention_mask=encoded.attention_mask[rows]),
-            decoder_input_ids=torch.tensor(histories)).logits[:, -1].log_softmax(-1)
+        expected = (
+            model(
+                encoder_outputs=type(encoded)(
+                    last_hidden_state=encoded.last_hidden_state[rows], attention_mask=encoded.attention_mask[rows]
+                ),
+                decoder_input_ids=torch.tensor(histories),
+            )
+            .logits[:, -1]
+            .log_softmax(-1)
+        )
         np.testing.assert_allclose(log_probs, expected.numpy(), atol=1e-4)
         # keep a random beam of the same clip in every row, as beam search does, then extend
         order = np.array([clip * num_beams + generator.integers(num_beams) for clip in rows])
@@ -68,13 +75,15 @@ def test_incremental_decoder_treats_a_padding_token_as_padding(model):
     encoded = model.encode(inputs["input_values"], inputs["attention_mask"])
     pad = model.config.pad_token_id
     histories = torch.tensor([[1, 7, pad, 9, 11], [1, pad, pad, 5, 6], [1, 4, 5, 6, 7]])
-    expected = model(encoder_outputs=encoded, decoder_input_ids=histories,
-                     decoder_attention_mask=histories != pad).logits.log_softmax(-1)
+    expected = model(
+        encoder_outputs=encoded, decoder_input_ids=histories, decoder_attention_mask=histories != pad
+    ).logits.log_softmax(-1)
     masked = TorchIncrementalDecoder(model, encoded.last_hidden_state, encoded.attention_mask, 1, 5, padding_token=pad)
     plain = TorchIncrementalDecoder(model, encoded.last_hidden_state, encoded.attention_mask, 1, 5)
     for position in range(histories.shape[1]):
-        np.testing.assert_allclose(masked.step(histories[:, position].numpy()), expected[:, position].numpy(),
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            masked.step(histories[:, position].numpy()), expected[:, position].numpy(), atol=1e-4
+        )
         unmasked = plain.step(histories[:, position].numpy())
     assert np.abs(unmasked[:2] - expected[:2, -1].numpy()).max() > 1e-3
 
@@ -106,8 +115,9 @@ def test_the_optimized_copy_gives_the_same_captions(model, requested):
     inputs = _inputs(model, seconds=(1.0, 1.5, 1.2, 0.7, 1.0))
     with torch.inference_mode():
         expected = model.generate(**inputs, **requested)
-        ours = fast_generate(optimize_for_inference(model), **inputs,
-                             **fast_search_settings(model.generation_config, requested))
+        ours = fast_generate(
+            optimize_for_inference(model), **inputs, **fast_search_settings(model.generation_config, requested)
+        )
     assert ours.tolist() == expected.tolist()
 
 
@@ -140,8 +150,9 @@ def test_reference_beam_rule_through_generate_and_captioner(model):
     requested = {"num_beams": 3, "max_new_tokens": 12, "num_return_sequences": 2}
     with torch.inference_mode():
         through_generate = model.generate(**inputs, **requested, custom_generate=reference_generate)
-        fast = fast_generate(model, **inputs, **fast_search_settings(model.generation_config,
-                                                                     {**requested, "beam_rule": "reference"}))
+        fast = fast_generate(
+            model, **inputs, **fast_search_settings(model.generation_config, {**requested, "beam_rule": "reference"})
+        )
         transformers_rule = model.generate(**inputs, **requested)
     assert through_generate.tolist() == fast.tolist()
     assert through_generate.tolist() != transformers_rule.tolist()  # the rules differ on these inputs

@@ -52,8 +52,10 @@ def test_contrastive_loss_matches_hand_computation_with_masked_frames():
     with torch.no_grad():
         head.logit_scale.fill_(10.0)  # clamped: the scale never exceeds 100
         clamped = head(masked_mean(frames, mask), teacher).item()
-    assert clamped == pytest.approx(-0.5 * (np.mean(np.diag(_log_softmax(100 * s @ t.T, 1)))
-                                            + np.mean(np.diag(_log_softmax(100 * t @ s.T, 1)))), rel=1e-4)
+    assert clamped == pytest.approx(
+        -0.5 * (np.mean(np.diag(_log_softmax(100 * s @ t.T, 1))) + np.mean(np.diag(_log_softmax(100 * t @ s.T, 1)))),
+        rel=1e-4,
+    )
 
 
 def test_mse_and_caption_losses():
@@ -93,46 +95,84 @@ def tiny_run(tmp_path_factory):
     captions = ["a dog barks", "rain falls", "a bell rings", "a cow moos", "wind blows", "a door closes"]
 
     def split(prefix, count, texts):
-        return rows_to_dataset([
-            {"audio": {"bytes": _flac(i + (10 if prefix == "a" else 0)), "path": f"{prefix}{i}.flac"},
-             "captions": [texts[i % len(texts)], texts[(i + 1) % len(texts)]], "audio_id": f"{prefix}{i}",
-             "classes": [], "source": "", "license": ""}
-            for i in range(count)
-        ])
+        return rows_to_dataset(
+            [
+                {
+                    "audio": {"bytes": _flac(i + (10 if prefix == "a" else 0)), "path": f"{prefix}{i}.flac"},
+                    "captions": [texts[i % len(texts)], texts[(i + 1) % len(texts)]],
+                    "audio_id": f"{prefix}{i}",
+                    "classes": [],
+                    "source": "",
+                    "license": "",
+                }
+                for i in range(count)
+            ]
+        )
 
-    DatasetDict({
-        "train": split("t", 6, captions),
-        "audio_only": split("a", 4, ["secret words never seen"]),  # must never reach the student
-        "validation": split("v", 2, captions),
-    }).save_to_disk(str(root / "data"))
+    DatasetDict(
+        {
+            "train": split("t", 6, captions),
+            "audio_only": split("a", 4, ["secret words never seen"]),  # must never reach the student
+            "validation": split("v", 2, captions),
+        }
+    ).save_to_disk(str(root / "data"))
     cache = root / "cache"
     (cache / SHARD_DIR).mkdir(parents=True)
     rng = np.random.default_rng(0)
-    _write_shard(cache / SHARD_DIR, [
-        {"audio_id": audio_id, "crop_index": 0, "crop_start": 0.0, "split": "", "caption": captions[i % 6],
-         "clip_embedding": rng.standard_normal(TEACHER_DIM).astype(np.float32).tolist()}
-        for i, audio_id in enumerate([f"t{i}" for i in range(6)] + [f"a{i}" for i in range(4)])
-    ])
+    _write_shard(
+        cache / SHARD_DIR,
+        [
+            {
+                "audio_id": audio_id,
+                "crop_index": 0,
+                "crop_start": 0.0,
+                "split": "",
+                "caption": captions[i % 6],
+                "clip_embedding": rng.standard_normal(TEACHER_DIM).astype(np.float32).tolist(),
+            }
+            for i, audio_id in enumerate([f"t{i}" for i in range(6)] + [f"a{i}" for i in range(4)])
+        ],
+    )
     (cache / INFO_FILE).write_text(f'{{"embedding_dim": {TEACHER_DIM}, "teacher_sampling_rate": 32000}}')
     return root
 
 
 def _config(root, name, **overrides):
     values = {
-        "data.dataset": str(root / "data"), "data.teacher_cache": str(root / "cache"),
-        "data.audio_only_split": "audio_only", "data.crop_seconds": 1.0,
-        "model.config": {"encoder_name": "efficientnet_b0", "encoder_hidden_size": 1280, "d_model": 64,
-                         "decoder_ffn_dim": 128, "decoder_attention_heads": 2},
-        "training.epochs": 2, "training.labelled_batch_size": 2, "training.audio_only_batch_size": 2,
-        "training.lr": 1e-3, "training.warmup_epochs": 0.5, "training.save_every_steps": 2,
-        "training.validate_every_epochs": 100, "training.log_with": None, "training.num_beams": 1,
-        "training.max_words": 6, "training.num_workers": 0, "output_dir": str(root / name),
+        "data.dataset": str(root / "data"),
+        "data.teacher_cache": str(root / "cache"),
+        "data.audio_only_split": "audio_only",
+        "data.crop_seconds": 1.0,
+        "model.config": {
+            "encoder_name": "efficientnet_b0",
+            "encoder_hidden_size": 1280,
+            "d_model": 64,
+            "decoder_ffn_dim": 128,
+            "decoder_attention_heads": 2,
+        },
+        "training.epochs": 2,
+        "training.labelled_batch_size": 2,
+        "training.audio_only_batch_size": 2,
+        "training.lr": 1e-3,
+        "training.warmup_epochs": 0.5,
+        "training.save_every_steps": 2,
+        "training.validate_every_epochs": 100,
+        "training.log_with": None,
+        "training.num_beams": 1,
+        "training.max_words": 6,
+        "training.num_workers": 0,
+        "output_dir": str(root / name),
     }
     values.update(overrides)
     import yaml
 
-    return load_config(None, [f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
-                              for k, v in values.items()])
+    return load_config(
+        None,
+        [
+            f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
+            for k, v in values.items()
+        ],
+    )
 
 
 def _student_state(trainer):
@@ -152,8 +192,11 @@ def test_one_training_step_per_mode_moves_the_loss(tiny_run, mode):
     trainer.train_step(batch)
     with torch.no_grad():
         after = trainer.module(batch)
-    expected_terms = {"none": {"sup", "total"}, "mse": {"sup", "seq", "enc", "total"},
-                      "contrastive": {"sup", "seq", "enc", "total"}}[mode]
+    expected_terms = {
+        "none": {"sup", "total"},
+        "mse": {"sup", "seq", "enc", "total"},
+        "contrastive": {"sup", "seq", "enc", "total"},
+    }[mode]
     assert set(before) == expected_terms
     assert after["total"].item() < before["total"].item()
     student = trainer.accelerator.unwrap_model(trainer.module).student
@@ -166,7 +209,9 @@ def test_labelled_and_audio_only_mixing_drops_audio_only_captions(tiny_run):
     assert "secret" not in trainer.tokenizer.get_vocab()  # the vocabulary comes from labelled captions only
     batch = trainer.batches[1]
     assert batch.num_labelled == 2 and batch.input_values.shape[0] == 4
-    assert batch.labels.shape[0] == 2 and batch.teacher_labels.shape[0] == 4 and batch.teacher_embeddings.shape == (4, 8)
+    assert (
+        batch.labels.shape[0] == 2 and batch.teacher_labels.shape[0] == 4 and batch.teacher_embeddings.shape == (4, 8)
+    )
     assert [a[0] for a in batch.audio_ids] == ["t", "t", "a", "a"]
     # every labelled clip once per epoch; audio-only clips cycle
     epoch = [i for step in range(trainer.batches.steps_per_epoch) for i in trainer.batches.labelled_indices(0, step)]
@@ -202,8 +247,9 @@ def test_batches_do_not_depend_on_workers_preloading_or_where_the_loader_starts(
     lazy = Trainer(_config(tiny_run, "workers"))
     expected = list(lazy.batch_loader(0, 6))  # both epochs, in the training process
     assert len(expected) == 6 and lazy.batches.labelled._waveforms is None  # nothing decoded up front
-    _assert_same_batches(expected, list(Trainer(_config(tiny_run, "workers", **{"training.num_workers": 2}))
-                                        .batch_loader(0, 6)))
+    _assert_same_batches(
+        expected, list(Trainer(_config(tiny_run, "workers", **{"training.num_workers": 2})).batch_loader(0, 6))
+    )
     preloaded = Trainer(_config(tiny_run, "workers", **{"data.preload_audio": True, "training.num_workers": 2}))
     assert len(preloaded.batches.labelled._waveforms) == 6
     _assert_same_batches(expected[3:], list(preloaded.batch_loader(3, 6)))  # a loader starting at epoch 2
@@ -236,18 +282,34 @@ def test_teacher_cache_is_read_lazily_and_follows_new_shards(tiny_run, tmp_path)
     assert sorted(teacher) == sorted([f"t{i}" for i in range(6)] + [f"a{i}" for i in range(4)])
     assert teacher.missing(["t0", "x", "a3", "y"]) == ["x", "y"] and not teacher.has_alternatives
     (window,) = teacher["t1"]
-    assert window.caption == "rain falls" and window.clip_embedding.shape == (TEACHER_DIM,) and window.end_seconds is None
+    assert (
+        window.caption == "rain falls" and window.clip_embedding.shape == (TEACHER_DIM,) and window.end_seconds is None
+    )
     with pytest.raises(KeyError):
         teacher["x"]
     # a later build adds shards: a second window for t1 (two 10 s windows), n-best captions, a new clip
-    _write_shard(cache / SHARD_DIR, [
-        {"audio_id": audio_id, "crop_index": crop, "crop_start": start, "crop_end": start + 10.0, "split": "",
-         "caption": "new", "captions": ["new", "other"], "caption_scores": [-0.1, -0.2],
-         "clip_embedding": [float(crop)] * TEACHER_DIM}
-        for audio_id, crop, start in (("t1", 1, 5.0), ("z", 0, 0.0))])
+    _write_shard(
+        cache / SHARD_DIR,
+        [
+            {
+                "audio_id": audio_id,
+                "crop_index": crop,
+                "crop_start": start,
+                "crop_end": start + 10.0,
+                "split": "",
+                "caption": "new",
+                "captions": ["new", "other"],
+                "caption_scores": [-0.1, -0.2],
+                "clip_embedding": [float(crop)] * TEACHER_DIM,
+            }
+            for audio_id, crop, start in (("t1", 1, 5.0), ("z", 0, 0.0))
+        ],
+    )
     teacher, _ = load_teacher_cache(cache)
-    assert [(w.caption, w.start_seconds, w.end_seconds) for w in teacher["t1"]] == [("rain falls", 0.0, 10.0),
-                                                                                    ("new", 5.0, 15.0)]
+    assert [(w.caption, w.start_seconds, w.end_seconds) for w in teacher["t1"]] == [
+        ("rain falls", 0.0, 10.0),
+        ("new", 5.0, 15.0),
+    ]
     assert teacher["z"][0].hypotheses == ("new", "other") and teacher.has_alternatives and len(teacher) == 11
     copy = pickle.loads(pickle.dumps(teacher))  # as a spawned DataLoader worker receives it
     np.testing.assert_array_equal(copy["t1"][1].clip_embedding, np.ones(TEACHER_DIM, np.float32))
@@ -280,25 +342,56 @@ def streamed_pool(tiny_run, tmp_path_factory):
     (root / "pool" / "data").mkdir(parents=True)
 
     def rows(ids):
-        return rows_to_dataset([{"audio": {"bytes": _flac(20 + i), "path": f"{a}.flac"}, "captions": ["secret words"],
-                                 "audio_id": a, "classes": [], "source": "", "license": ""} for i, a in enumerate(ids)])
+        return rows_to_dataset(
+            [
+                {
+                    "audio": {"bytes": _flac(20 + i), "path": f"{a}.flac"},
+                    "captions": ["secret words"],
+                    "audio_id": a,
+                    "classes": [],
+                    "source": "",
+                    "license": "",
+                }
+                for i, a in enumerate(ids)
+            ]
+        )
 
     pool = rows([f"s{i}" for i in range(8)])
     for shard in range(4):
-        pool.shard(4, shard, contiguous=True).to_parquet(str(root / "pool" / "data" / f"audio_only-{shard:05d}-of-00004.parquet"))
+        pool.shard(4, shard, contiguous=True).to_parquet(
+            str(root / "pool" / "data" / f"audio_only-{shard:05d}-of-00004.parquet")
+        )
     rows(["orphan"]).to_parquet(str(root / "pool" / "data" / "orphans-00000-of-00001.parquet"))
     shutil.copytree(tiny_run / "cache", root / "cache", ignore=shutil.ignore_patterns(ARROW_DIR))
     rng = np.random.default_rng(1)
-    _write_shard(root / "cache" / SHARD_DIR, [
-        {"audio_id": f"s{i}", "crop_index": 0, "crop_start": 0.0, "split": "", "caption": "a dog barks",
-         "clip_embedding": rng.standard_normal(TEACHER_DIM).astype(np.float32).tolist()} for i in range(8)])
+    _write_shard(
+        root / "cache" / SHARD_DIR,
+        [
+            {
+                "audio_id": f"s{i}",
+                "crop_index": 0,
+                "crop_start": 0.0,
+                "split": "",
+                "caption": "a dog barks",
+                "clip_embedding": rng.standard_normal(TEACHER_DIM).astype(np.float32).tolist(),
+            }
+            for i in range(8)
+        ],
+    )
     return root
 
 
 def _streamed(tiny_run, streamed_pool, name, **overrides):
-    return _config(tiny_run, name, **{"data.audio_only_dataset": str(streamed_pool / "pool"),
-                                      "data.audio_only_streaming": True, "data.teacher_cache": str(streamed_pool / "cache"),
-                                      **overrides})
+    return _config(
+        tiny_run,
+        name,
+        **{
+            "data.audio_only_dataset": str(streamed_pool / "pool"),
+            "data.audio_only_streaming": True,
+            "data.teacher_cache": str(streamed_pool / "cache"),
+            **overrides,
+        },
+    )
 
 
 def _trained_batches(trainer, first, stop):
@@ -316,7 +409,9 @@ def test_streamed_pool_feeds_the_audio_only_half_and_resumes_where_each_stream_s
     config = _streamed(tiny_run, streamed_pool, f"stream-{workers}", **{"training.num_workers": workers})
     trainer = Trainer(config)
     expected = _trained_batches(trainer, 0, 8)  # 2 pool clips a step: each stream makes 2 passes or more
-    assert [len(b.audio_ids) for b in expected] == [4] * 8 and all(b.teacher_embeddings.shape == (4, 8) for b in expected)
+    assert [len(b.audio_ids) for b in expected] == [4] * 8 and all(
+        b.teacher_embeddings.shape == (4, 8) for b in expected
+    )
     pool_ids = [a for b in expected for a in b.audio_ids[2:]]
     assert set(pool_ids) == {f"s{i}" for i in range(8)} and "secret" not in trainer.tokenizer.get_vocab()
     for step, batch in enumerate(expected[:3]):  # the labelled half is the one of a run without the stream
@@ -354,11 +449,19 @@ def test_streamed_pool_errors_name_the_clip_and_the_limits(tiny_run, streamed_po
     with pytest.raises(KeyError, match="has no entry for clip 'orphan': build it"):
         next(iter(orphans.batch_loader(0, 1)))
     with pytest.raises(ValueError, match="has 1 shards, 1 per process: at most 1 DataLoader workers"):
-        Trainer(_streamed(tiny_run, streamed_pool, "orphans", **{"data.audio_only_split": "orphans",
-                                                                   "training.num_workers": 2}))
+        Trainer(
+            _streamed(
+                tiny_run, streamed_pool, "orphans", **{"data.audio_only_split": "orphans", "training.num_workers": 2}
+            )
+        )
     with pytest.raises(ValueError, match="is a save_to_disk folder"):
-        Trainer(_config(tiny_run, "disk", **{"data.audio_only_dataset": str(tiny_run / "data"),
-                                             "data.audio_only_streaming": True}))
+        Trainer(
+            _config(
+                tiny_run,
+                "disk",
+                **{"data.audio_only_dataset": str(tiny_run / "data"), "data.audio_only_streaming": True},
+            )
+        )
 
 
 @pytest.fixture(scope="module")
@@ -372,25 +475,50 @@ def live_teacher(tiny_run, tmp_path_factory):
     tokenizer = build_word_tokenizer(["a dog barks", "rain falls", "a bell rings"])
     torch.manual_seed(0)
     model = HTSATBartCaptioner.from_size(
-        "demo", vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=1, eos_token_id=2,
-        decoder_start_token_id=2, forced_bos_token_id=1, forced_eos_token_id=2)
+        "demo",
+        vocab_size=len(tokenizer),
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_bos_token_id=1,
+        forced_eos_token_id=2,
+    )
     (root / "teacher").mkdir()
     save_wavcaps_checkpoint(model, root / "teacher" / CHECKPOINT_FILE, "demo")
     tokenizer.save_pretrained(root / "teacher")
     width = model.htsat_config.num_features
     (root / "cache" / SHARD_DIR).mkdir(parents=True)
     rng = np.random.default_rng(2)
-    _write_shard(root / "cache" / SHARD_DIR, [
-        {"audio_id": f"t{i}", "crop_index": 0, "crop_start": 0.0, "split": "", "caption": "a dog barks",
-         "clip_embedding": rng.standard_normal(width).astype(np.float32).tolist()} for i in range(6)])
+    _write_shard(
+        root / "cache" / SHARD_DIR,
+        [
+            {
+                "audio_id": f"t{i}",
+                "crop_index": 0,
+                "crop_start": 0.0,
+                "split": "",
+                "caption": "a dog barks",
+                "clip_embedding": rng.standard_normal(width).astype(np.float32).tolist(),
+            }
+            for i in range(6)
+        ],
+    )
     (root / "cache" / INFO_FILE).write_text(f'{{"embedding_dim": {width}, "teacher_sampling_rate": 32000}}')
     return root
 
 
 def _live(tiny_run, streamed_pool, live_teacher, name, **overrides):
-    return _streamed(tiny_run, streamed_pool, name, **{"data.teacher_cache": str(live_teacher / "cache"),
-                                                       "data.audio_only_live_teacher": str(live_teacher / "teacher"),
-                                                       **overrides})
+    return _streamed(
+        tiny_run,
+        streamed_pool,
+        name,
+        **{
+            "data.teacher_cache": str(live_teacher / "cache"),
+            "data.audio_only_live_teacher": str(live_teacher / "teacher"),
+            **overrides,
+        },
+    )
 
 
 def test_live_teacher_targets_describe_exactly_the_students_crop(tiny_run, streamed_pool, live_teacher):
@@ -409,7 +537,9 @@ def test_live_teacher_targets_describe_exactly_the_students_crop(tiny_run, strea
         torch.testing.assert_close(completed.teacher_embeddings[2:], expected, atol=1e-5, rtol=1e-5)
         for row, (audio_id, window) in enumerate(zip(batch.audio_ids[2:], windows), start=2):
             clip = pool[audio_id]  # a 1 s window at 32 kHz, cut from the 1.5 s clip
-            starts = [s for s in range(clip.size - window.size + 1) if np.array_equal(clip[s : s + window.size], window)]
+            starts = [
+                s for s in range(clip.size - window.size + 1) if np.array_equal(clip[s : s + window.size], window)
+            ]
             assert window.size == 32000 and len(starts) == 1
             # the student hears that window, resampled once
             heard = trainer.batches.feature_extractor([resample(window, 32000, 16000)], sampling_rate=16000)
@@ -432,7 +562,15 @@ def test_live_teacher_run_resumes_to_the_same_weights(tiny_run, streamed_pool, l
 
 def test_live_teacher_is_checked_against_the_cache_and_the_crop(tiny_run, streamed_pool, live_teacher):
     with pytest.raises(ValueError, match=r"gives \d+-d clip embeddings, the teacher cache 8-d: the labelled"):
-        Trainer(_live(tiny_run, streamed_pool, live_teacher, "live-dim", **{"data.teacher_cache": str(streamed_pool / "cache")}))
+        Trainer(
+            _live(
+                tiny_run,
+                streamed_pool,
+                live_teacher,
+                "live-dim",
+                **{"data.teacher_cache": str(streamed_pool / "cache")},
+            )
+        )
     with pytest.raises(ValueError, match=r"crop_seconds=12.0 is longer than the live teacher's window \(10.23 s\)"):
         Trainer(_live(tiny_run, streamed_pool, live_teacher, "live-crop", **{"data.crop_seconds": 12.0}))
     with pytest.raises(ValueError, match="audio_only_live_teacher is for streamed pools"):
@@ -468,8 +606,18 @@ def long_clip_cache(tmp_path_factory):
     ramp = (np.arange(25 * 16000) / (25 * 16000)).astype(np.float32) * 0.9
     buffer = io.BytesIO()
     sf.write(buffer, ramp, 16000, format="FLAC", subtype="PCM_24")
-    rows = rows_to_dataset([{"audio": {"bytes": buffer.getvalue(), "path": "long.flac"}, "captions": ["a ramp"],
-                             "audio_id": "long", "classes": [], "source": "", "license": ""}])
+    rows = rows_to_dataset(
+        [
+            {
+                "audio": {"bytes": buffer.getvalue(), "path": "long.flac"},
+                "captions": ["a ramp"],
+                "audio_id": "long",
+                "classes": [],
+                "source": "",
+                "license": "",
+            }
+        ]
+    )
     DatasetDict({"train": rows}).save_to_disk(str(root / "data"))
     build_teacher_cache(_WindowTeacher(), str(root / "data"), root / "cache", ["train"], batch_size=4)
     return root, rows
@@ -498,8 +646,9 @@ def test_student_crop_lies_in_the_teacher_window_of_a_long_clip(long_clip_cache,
         assert clip.waveform.size == int(crop_seconds * 16000)
         # inside the window the teacher heard, which is the window its embedding describes
         assert window.start_seconds - 0.01 <= crop_start and crop_end <= window.end_seconds + 0.01
-        assert _seconds(window.clip_embedding[0]) == pytest.approx((window.start_seconds + window.end_seconds) / 2,
-                                                                   abs=0.01)
+        assert _seconds(window.clip_embedding[0]) == pytest.approx(
+            (window.start_seconds + window.end_seconds) / 2, abs=0.01
+        )
         if crop_seconds == 10.0:  # crop == window: the student hears exactly what the teacher heard
             assert crop_start == pytest.approx(window.start_seconds, abs=0.01)
     assert seen_windows == {0.0, 10.0, 15.0}  # every window is drawn
@@ -531,8 +680,9 @@ def test_teacher_caption_rules_draw_from_the_n_best():
     from effnet_trm.distill.data import choose_teacher_caption
     from effnet_trm.teachers.cache import TeacherTargets
 
-    targets = TeacherTargets("a", np.zeros(1, np.float32), hypotheses=("a", "b", "c"),
-                             scores=(math.log(0.6), math.log(0.3), math.log(0.1)))
+    targets = TeacherTargets(
+        "a", np.zeros(1, np.float32), hypotheses=("a", "b", "c"), scores=(math.log(0.6), math.log(0.3), math.log(0.1))
+    )
     rng = np.random.default_rng(0)
 
     def frequencies(rule, temperature=1.0, draws=6000):
@@ -542,15 +692,18 @@ def test_teacher_caption_rules_draw_from_the_n_best():
     np.testing.assert_array_equal(frequencies("top1", draws=50), [1, 0, 0])
     np.testing.assert_allclose(frequencies("uniform"), [1 / 3] * 3, atol=0.03)
     np.testing.assert_allclose(frequencies("score"), [0.6, 0.3, 0.1], atol=0.03)
-    np.testing.assert_allclose(frequencies("score", temperature=2.0), np.sqrt([0.6, 0.3, 0.1]) /
-                               np.sqrt([0.6, 0.3, 0.1]).sum(), atol=0.03)
+    np.testing.assert_allclose(
+        frequencies("score", temperature=2.0), np.sqrt([0.6, 0.3, 0.1]) / np.sqrt([0.6, 0.3, 0.1]).sum(), atol=0.03
+    )
     top_only = TeacherTargets("a", np.zeros(1, np.float32), hypotheses=("a",), scores=(0.0,))
     assert choose_teacher_caption(top_only, "score", rng) == "a"
 
 
 def test_n_best_rule_on_a_top1_cache_fails_clearly(tiny_run):
     # the tiny cache is written in the layout before n-best caching: one caption per clip
-    with pytest.raises(ValueError, match="holds one caption per clip .* rebuild it with datasets_scripts/cache_teacher"):
+    with pytest.raises(
+        ValueError, match="holds one caption per clip .* rebuild it with datasets_scripts/cache_teacher"
+    ):
         Trainer(_config(tiny_run, "nbest-old-cache", **{"kd.sequence_kd_choice": "uniform"}))
     with pytest.raises(ValueError, match="kd.sequence_kd_choice must be top1, uniform or score"):
         _config(tiny_run, "bad-rule", **{"kd.sequence_kd_choice": "best"})
@@ -563,10 +716,14 @@ def test_selection_prefers_varied_captions_over_a_collapsed_high_score(tiny_run,
     from effnet_trm.evaluation import metrics, runner
 
     # per validation: the captions of the 2 validation clips and the CIDEr-D they get
-    scripted = iter([(["rain falls", "rain falls"], 0.9),     # collapsed, high: kept while nothing better
-                     (["a dog barks", "a cow moos"], 0.4),    # varied: beats any collapsed score
-                     (["rain falls", "rain falls"], 1.2),     # collapsed again, higher: not selected
-                     (["a dog barks", "a bell rings"], 0.5)])  # varied and better: selected
+    scripted = iter(
+        [
+            (["rain falls", "rain falls"], 0.9),  # collapsed, high: kept while nothing better
+            (["a dog barks", "a cow moos"], 0.4),  # varied: beats any collapsed score
+            (["rain falls", "rain falls"], 1.2),  # collapsed again, higher: not selected
+            (["a dog barks", "a bell rings"], 0.5),
+        ]
+    )  # varied and better: selected
     current = {}
 
     def fake_caption_split(captioner, rows, **kwargs):
@@ -574,8 +731,9 @@ def test_selection_prefers_varied_captions_over_a_collapsed_high_score(tiny_run,
         return current["captions"]
 
     monkeypatch.setattr(runner, "caption_split", fake_caption_split)
-    monkeypatch.setattr(metrics, "compute_caption_metrics",
-                        lambda *a, **k: metrics.CaptionScores(corpus={"cider_d": current["score"]}))
+    monkeypatch.setattr(
+        metrics, "compute_caption_metrics", lambda *a, **k: metrics.CaptionScores(corpus={"cider_d": current["score"]})
+    )
     trainer = Trainer(_config(tiny_run, "selection", **{"training.min_distinct_fraction": 0.75}))
     selected = []
     for epoch in range(1, 5):
@@ -584,8 +742,11 @@ def test_selection_prefers_varied_captions_over_a_collapsed_high_score(tiny_run,
         selected.append(trainer.state.best_epoch)
     assert selected == [1, 2, 2, 4]
     printed = capsys.readouterr().out
-    assert "epoch 3 validation: cider_d 1.2000, distinct captions 1 of 2 (below training.min_distinct_fraction 0.75)" \
-        in printed and "epoch 4 validation: cider_d 0.5000, distinct captions 2 of 2 -> selected" in printed
+    assert (
+        "epoch 3 validation: cider_d 1.2000, distinct captions 1 of 2 (below training.min_distinct_fraction 0.75)"
+        in printed
+        and "epoch 4 validation: cider_d 0.5000, distinct captions 2 of 2 -> selected" in printed
+    )
     assert [h["distinct_captions"] for h in trainer.state.history] == [1, 2, 1, 2]
     card = (trainer.finish() / "README.md").read_text()
     assert "Selected: the best cider_d of the validations whose captions were at least 75% distinct" in card
@@ -597,10 +758,17 @@ def test_selection_with_only_collapsed_checkpoints_warns_in_the_model_card(tiny_
 
     assert selection_key(0.1, 0.5, 0.0) > selection_key(0.05, 1.0, 0.0)  # 0.0: the metric alone (the paper)
     config = _config(tiny_run, "card", **{"training.min_distinct_fraction": 0.25})
-    state = TrainerState(best_epoch=3, best_score=0.7, best_eligible=False,
-                         history=[{"epoch": 3, "cider_d": 0.7, "distinct_captions": 2, "distinct_fraction": 0.05}])
+    state = TrainerState(
+        best_epoch=3,
+        best_score=0.7,
+        best_eligible=False,
+        history=[{"epoch": 3, "cider_d": 0.7, "distinct_captions": 2, "distinct_fraction": 0.05}],
+    )
     card = model_card(config, state)
-    assert "**Warning**: no validation reached 25% distinct captions" in card and "2 distinct validation captions (5%)" in card
+    assert (
+        "**Warning**: no validation reached 25% distinct captions" in card
+        and "2 distinct validation captions (5%)" in card
+    )
 
 
 # --- the distillation table ----------------------------------------------------------------------
@@ -615,8 +783,10 @@ def test_distill_table_reports_the_no_seq_kd_ablation_without_training(tmp_path,
     spec = importlib.util.spec_from_file_location("distill_table", path)
     table = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(table)
-    assert table.VARIANTS["contrastive + audio-only, no seq KD"] == ["kd.encoder_loss=contrastive",
-                                                                      "kd.sequence_kd=false"]
+    assert table.VARIANTS["contrastive + audio-only, no seq KD"] == [
+        "kd.encoder_loss=contrastive",
+        "kd.sequence_kd=false",
+    ]
     # the folder names of the earlier variants are unchanged, so their finished runs are still found
     assert table.run_name("contrastive + audio-only", 0) == "contrastive_audio-only_seed0"
     assert table.run_name("contrastive + audio-only, no seq KD", 1) == "contrastive_audio-only_no_seq_KD_seed1"
@@ -628,7 +798,10 @@ def test_distill_table_reports_the_no_seq_kd_ablation_without_training(tmp_path,
     printed = capsys.readouterr().out
     assert "note:" in printed  # made with another base config: reported, flagged
     rows = {line[:36].strip(): line for line in printed.splitlines() if "run(s)" in line or "not run" in line}
-    assert "0.300 +- 0.000" in rows["contrastive + audio-only, no seq KD"] and "1 run(s)" in rows["contrastive + audio-only"]
+    assert (
+        "0.300 +- 0.000" in rows["contrastive + audio-only, no seq KD"]
+        and "1 run(s)" in rows["contrastive + audio-only"]
+    )
     assert rows["scratch"].endswith("not run") and not (tmp_path / "teacher").exists()  # nothing was trained
     with pytest.raises(SystemExit, match="pass another --out"):  # training into that folder is refused
         table.main(["--preset", "quick", "--seeds", "0", "--out", str(tmp_path)])
@@ -642,9 +815,16 @@ def _tiny_student():
     from modeling_effnet_trm import EffNetTrmForAudioCaptioning
 
     torch.manual_seed(0)
-    return EffNetTrmForAudioCaptioning(EffNetTrmConfig(
-        vocab_size=20, encoder_name="efficientnet_b0", encoder_hidden_size=1280, d_model=32, decoder_ffn_dim=64,
-        decoder_attention_heads=2))
+    return EffNetTrmForAudioCaptioning(
+        EffNetTrmConfig(
+            vocab_size=20,
+            encoder_name="efficientnet_b0",
+            encoder_hidden_size=1280,
+            d_model=32,
+            decoder_ffn_dim=64,
+            decoder_attention_heads=2,
+        )
+    )
 
 
 def test_spec_augment_masks_the_training_log_mel_only_and_never_reaches_the_saved_model(tmp_path):
@@ -677,8 +857,14 @@ def test_frozen_stages_encode_like_the_student_train_only_the_rest_and_reuse_the
     from effnet_trm.distill.trainer import DistillationModule
 
     student = _tiny_student()
-    module = DistillationModule(student, KDConfig(encoder_loss="none", sequence_kd=False), None, 0.1,
-                                frozen_encoder_stages=3, cache_frozen_stages=True)
+    module = DistillationModule(
+        student,
+        KDConfig(encoder_loss="none", sequence_kd=False),
+        None,
+        0.1,
+        frozen_encoder_stages=3,
+        cache_frozen_stages=True,
+    )
     frozen = module.frozen_stages
     waves = torch.randn(3, 12000)
     mask = torch.ones(3, 12000, dtype=torch.long)
@@ -698,18 +884,28 @@ def test_frozen_stages_encode_like_the_student_train_only_the_rest_and_reuse_the
     assert frozen.hits == 2 and len(frozen.cache) == 3
     backbone = student.encoder.backbone
     assert backbone.conv_stem.weight.grad is None and all(p.grad is None for p in backbone.blocks[:3].parameters())
-    assert all(p.grad is not None for p in backbone.blocks[3:].parameters()) and backbone.conv_head.weight.grad is not None
+    assert (
+        all(p.grad is not None for p in backbone.blocks[3:].parameters()) and backbone.conv_head.weight.grad is not None
+    )
     assert "3 clips cached" in frozen.report() and (frozen.hits, frozen.misses) == (0, 0)
 
     with pytest.raises(ValueError, match="between 0 and 7"):
-        DistillationModule(_tiny_student(), KDConfig(encoder_loss="none", sequence_kd=False), None, 0.1,
-                           frozen_encoder_stages=8)
+        DistillationModule(
+            _tiny_student(), KDConfig(encoder_loss="none", sequence_kd=False), None, 0.1, frozen_encoder_stages=8
+        )
 
 
 def test_frozen_stage_cache_refuses_spec_augment(tiny_run):
     with pytest.raises(ValueError, match="SpecAugment"):
-        _config(tiny_run, "x", **{"training.frozen_encoder_stages": 3, "training.cache_frozen_stages": True,
-                                  "training.spec_augment": True})
+        _config(
+            tiny_run,
+            "x",
+            **{
+                "training.frozen_encoder_stages": 3,
+                "training.cache_frozen_stages": True,
+                "training.spec_augment": True,
+            },
+        )
     with pytest.raises(ValueError, match="nothing frozen"):
         _config(tiny_run, "x", **{"training.cache_frozen_stages": True})
 
@@ -720,7 +916,9 @@ def test_run_with_frozen_cached_stages_trains_and_resumes_to_the_same_weights(ti
     backbone = uninterrupted.accelerator.unwrap_model(uninterrupted.module).student.encoder.backbone
     stem, last_stage = backbone.conv_stem.weight.clone(), backbone.blocks[-1][0].conv_pw.weight.clone()
     uninterrupted.train()
-    assert torch.equal(backbone.conv_stem.weight, stem) and not torch.equal(backbone.blocks[-1][0].conv_pw.weight, last_stage)
+    assert torch.equal(backbone.conv_stem.weight, stem) and not torch.equal(
+        backbone.blocks[-1][0].conv_pw.weight, last_stage
+    )
     cache = uninterrupted.accelerator.unwrap_model(uninterrupted.module).frozen_stages.cache
     assert len(cache) == 10  # each of the 6 labelled and 4 audio-only clips computed once in 6 steps of 4
     expected = _student_state(uninterrupted)
@@ -777,17 +975,32 @@ def test_regularised_run_averages_its_last_epochs_and_checkpoints_the_average(ti
 
     # the scores do not matter here, only that the average competes: it scores higher than epoch 2
     scores = iter([0.1, 0.2])
-    monkeypatch.setattr(metrics, "compute_caption_metrics",
-                        lambda *a, **k: metrics.CaptionScores(corpus={"cider_d": next(scores)}))
-    config = _config(tiny_run, "regularised", **{"training.spec_augment": True, "training.swa_start_epoch": 1,
-                                                 "training.scheduled_sampling_final_ratio": 0.5,
-                                                 "training.labelled_batch_size": 3, "training.audio_only_batch_size": 1,
-                                                 "training.save_every_steps": 0})  # checkpoints at epoch ends
+    monkeypatch.setattr(
+        metrics, "compute_caption_metrics", lambda *a, **k: metrics.CaptionScores(corpus={"cider_d": next(scores)})
+    )
+    config = _config(
+        tiny_run,
+        "regularised",
+        **{
+            "training.spec_augment": True,
+            "training.swa_start_epoch": 1,
+            "training.scheduled_sampling_final_ratio": 0.5,
+            "training.labelled_batch_size": 3,
+            "training.audio_only_batch_size": 1,
+            "training.save_every_steps": 0,
+        },
+    )  # checkpoints at epoch ends
     trainer = Trainer(config)
     model_dir = trainer.train()
     checkpoints = sorted(trainer.checkpoint_root.glob("step_*"))  # the ends of epochs 1 and 2
-    snapshots = [{k.removeprefix("student."): v for k, v in load_file(c / "model.safetensors").items()
-                  if k.startswith("student.")} for c in checkpoints]
+    snapshots = [
+        {
+            k.removeprefix("student."): v
+            for k, v in load_file(c / "model.safetensors").items()
+            if k.startswith("student.")
+        }
+        for c in checkpoints
+    ]
     assert [c.name for c in checkpoints] == ["step_00000002", "step_00000004"] and trainer.weight_average.count == 2
     assert len(snapshots[0]) > 300  # (the tied output layer is saved once, as the word embedding)
     for key, value in snapshots[0].items():
@@ -796,8 +1009,9 @@ def test_regularised_run_averages_its_last_epochs_and_checkpoints_the_average(ti
     assert [h["weights"] for h in trainer.state.history] == ["epoch", "swa"]  # the average competes for selection
     assert trainer.state.best_weights == "swa"
     saved = load_file(model_dir / "model.safetensors")
-    torch.testing.assert_close(saved["decoder.embed_tokens.weight"],
-                               trainer.weight_average.average["decoder.embed_tokens.weight"])
+    torch.testing.assert_close(
+        saved["decoder.embed_tokens.weight"], trainer.weight_average.average["decoder.embed_tokens.weight"]
+    )
     card = (model_dir / "README.md").read_text()
     assert "SpecAugment on, scheduled sampling\n  linear to 0.5, weight averaging from epoch 1" in card
     assert "The weights are the average of those after epochs 1-2 (SWA)" in card
@@ -805,8 +1019,9 @@ def test_regularised_run_averages_its_last_epochs_and_checkpoints_the_average(ti
     resumed = Trainer(config)
     resumed.resume(str(checkpoints[0]))
     assert resumed.weight_average.count == 1
-    torch.testing.assert_close(resumed.weight_average.average["decoder.embed_tokens.weight"],
-                               snapshots[0]["decoder.embed_tokens.weight"])
+    torch.testing.assert_close(
+        resumed.weight_average.average["decoder.embed_tokens.weight"], snapshots[0]["decoder.embed_tokens.weight"]
+    )
 
 
 # --- several processes -----------------------------------------------------------------------------
@@ -831,9 +1046,25 @@ def _launch_two_processes(config, out, *mode: str) -> None:
     # torchrun (`accelerate launch --cpu --num_processes 2` starts one process); ACCELERATE_USE_CPU
     # makes Accelerate take torchrun's processes as one job on gloo
     launched = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-         str(script), str(config_file), str(out), *mode], capture_output=True, text=True, timeout=900, check=False,
-        env={**os.environ, "ACCELERATE_USE_CPU": "true"})
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(port),
+            str(script),
+            str(config_file),
+            str(out),
+            *mode,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env={**os.environ, "ACCELERATE_USE_CPU": "true"},
+    )
     assert launched.returncode == 0, launched.stderr[-3000:]
 
 
@@ -871,8 +1102,12 @@ def test_two_processes_match_one_on_the_global_batch_and_resume(tiny_run, tmp_pa
 def test_two_processes_split_a_streamed_pool_and_resume_it(tiny_run, streamed_pool, tmp_path):
     """2 real processes on a streamed pool of 8 clips in 4 shards: each reads its own 2 shards, and a
     run stopped after 2 steps resumes to the uninterrupted run's weights in both processes."""
-    config = _streamed(tiny_run, streamed_pool, "two-processes-streamed",
-                       **{"output_dir": str(tmp_path / "run"), "training.save_every_steps": 0})
+    config = _streamed(
+        tiny_run,
+        streamed_pool,
+        "two-processes-streamed",
+        **{"output_dir": str(tmp_path / "run"), "training.save_every_steps": 0},
+    )
     _launch_two_processes(config, tmp_path, "streamed")
     runs = [torch.load(tmp_path / f"streamed_{rank}.pt") for rank in (0, 1)]
     # 1 pool clip per process and step (audio_only_batch_size 2): 4 steps read each process's 4 clips

@@ -129,13 +129,20 @@ def test_cache_is_filled_from_installed_packages(tmp_path):
 def test_report_has_one_row_per_clip(tmp_path):
     from effnet_trm.data.io import rows_to_dataset
 
-    rows = rows_to_dataset([
-        {"audio": {"bytes": b"", "path": f"{i}.wav"}, "captions": refs, "audio_id": f"clip{i}", "classes": [],
-         "source": "", "license": ""}
-        for i, refs in enumerate(REFERENCES)
-    ])
-    evaluation = evaluate_split(rows, {f"clip{i}": c for i, c in enumerate(CANDIDATES)},
-                                metrics=("bleu_1", "cider_d"))
+    rows = rows_to_dataset(
+        [
+            {
+                "audio": {"bytes": b"", "path": f"{i}.wav"},
+                "captions": refs,
+                "audio_id": f"clip{i}",
+                "classes": [],
+                "source": "",
+                "license": "",
+            }
+            for i, refs in enumerate(REFERENCES)
+        ]
+    )
+    evaluation = evaluate_split(rows, {f"clip{i}": c for i, c in enumerate(CANDIDATES)}, metrics=("bleu_1", "cider_d"))
     summary, per_clip = write_report(evaluation, tmp_path)
     with per_clip.open() as handle:
         table = list(csv.DictReader(handle))

@@ -15,8 +15,15 @@ from effnet_trm.inference import Captioner  # noqa: E402
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     source = root / "torch"
-    init_model(source, seed=0, d_model=32, decoder_ffn_dim=64, decoder_attention_heads=4,
-               encoder_name="efficientnet_b0", encoder_hidden_size=1280)
+    init_model(
+        source,
+        seed=0,
+        d_model=32,
+        decoder_ffn_dim=64,
+        decoder_attention_heads=4,
+        encoder_name="efficientnet_b0",
+        encoder_hidden_size=1280,
+    )
     export_onnx(source, root / "onnx", quantize="int8")
     return source, root / "onnx"
 

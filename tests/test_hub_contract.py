@@ -43,8 +43,14 @@ def test_plain_save_pretrained_loads_through_the_auto_classes(saved):
 
     model, _, folder = saved
     files = {path.name for path in folder.iterdir()}
-    assert {"modeling_effnet_trm.py", "configuration_effnet_trm.py", "feature_extraction_effnet_trm.py",
-            "pipeline_effnet_trm.py", "preprocessor_config.json", "model.safetensors"} <= files
+    assert {
+        "modeling_effnet_trm.py",
+        "configuration_effnet_trm.py",
+        "feature_extraction_effnet_trm.py",
+        "pipeline_effnet_trm.py",
+        "preprocessor_config.json",
+        "model.safetensors",
+    } <= files
     loaded = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
     seq2seq = AutoModelForSeq2SeqLM.from_pretrained(folder, trust_remote_code=True).eval()
     extractor = AutoFeatureExtractor.from_pretrained(folder, trust_remote_code=True)
@@ -75,8 +81,9 @@ def test_pipeline_captions_a_file_an_array_and_another_rate(saved, tmp_path):
     captioner = pipeline(model=str(folder), trust_remote_code=True)
     clip = _tone(2.0, 660.0)
     with torch.no_grad():
-        expected = tokenizer.decode(model.generate(input_values=torch.from_numpy(clip)[None])[0],
-                                    skip_special_tokens=True)
+        expected = tokenizer.decode(
+            model.generate(input_values=torch.from_numpy(clip)[None])[0], skip_special_tokens=True
+        )
     path = tmp_path / "clip.wav"
     sf.write(path, clip, SR)
     assert captioner(str(path)) == [{"generated_text": expected}]
@@ -98,8 +105,12 @@ def test_generation_and_the_cache_print_no_deprecation_warning(saved, caplog):
         with torch.no_grad():
             model.generate(input_values=audio, num_beams=3, max_new_tokens=5)
             model.generate(input_values=audio, num_beams=1, max_new_tokens=5)
-            output = model(input_values=audio, decoder_input_ids=torch.ones(1, 1, dtype=torch.long), use_cache=True,
-                           cache=EncoderDecoderCache(DynamicCache(), DynamicCache()))
+            output = model(
+                input_values=audio,
+                decoder_input_ids=torch.ones(1, 1, dtype=torch.long),
+                use_cache=True,
+                cache=EncoderDecoderCache(DynamicCache(), DynamicCache()),
+            )
     assert isinstance(output[CACHE_NAME], EncoderDecoderCache)
     messages = [str(w.message) for w in caught] + [record.getMessage() for record in caplog.records]
     assert not [m for m in messages if "deprecat" in m.lower()], messages

@@ -46,8 +46,20 @@ def test_log_mel_matches_librosa():
     wave = _waveform(2.0, seed=1)
     ours = EffNetTrmLogMel(EffNetTrmConfig())(torch.from_numpy(wave)[None])[0].numpy()
     power = librosa.feature.melspectrogram(
-        y=wave, sr=SR, n_fft=512, hop_length=160, win_length=512, window="hann", center=True,
-        pad_mode="reflect", power=2.0, n_mels=64, fmin=0.0, fmax=8000.0, htk=True, norm=None,
+        y=wave,
+        sr=SR,
+        n_fft=512,
+        hop_length=160,
+        win_length=512,
+        window="hann",
+        center=True,
+        pad_mode="reflect",
+        power=2.0,
+        n_mels=64,
+        fmin=0.0,
+        fmax=8000.0,
+        htk=True,
+        norm=None,
     )
     theirs = librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=120.0)
     assert ours.shape == theirs.shape == (64, wave.size // 160 + 1)
@@ -129,7 +141,9 @@ def test_kv_cache_decoding_equals_full_recomputation(model_and_tokenizer):
         full = model(encoder_outputs=encoded, decoder_input_ids=ids).logits
         cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
         steps = [
-            model(encoder_outputs=encoded, decoder_input_ids=ids[:, i : i + 1], past_key_values=cache, use_cache=True).logits
+            model(
+                encoder_outputs=encoded, decoder_input_ids=ids[:, i : i + 1], past_key_values=cache, use_cache=True
+            ).logits
             for i in range(ids.shape[1])
         ]
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
@@ -157,8 +171,13 @@ def test_batched_beam_search_equals_one_by_one(model_and_tokenizer):
     with torch.no_grad():
         batched = model.generate(input_values=batch, attention_mask=mask, num_beams=3, max_new_tokens=12)
         single = [model.generate(input_values=torch.from_numpy(w)[None], num_beams=3, max_new_tokens=12) for w in waves]
-        batched_logits = model(input_values=batch, attention_mask=mask, decoder_input_ids=torch.ones(3, 1, dtype=torch.long)).logits
-        single_logits = [model(input_values=torch.from_numpy(w)[None], decoder_input_ids=torch.ones(1, 1, dtype=torch.long)).logits for w in waves]
+        batched_logits = model(
+            input_values=batch, attention_mask=mask, decoder_input_ids=torch.ones(3, 1, dtype=torch.long)
+        ).logits
+        single_logits = [
+            model(input_values=torch.from_numpy(w)[None], decoder_input_ids=torch.ones(1, 1, dtype=torch.long)).logits
+            for w in waves
+        ]
     for i, ids in enumerate(single):
         assert batched[i, : ids.shape[1]].tolist() == ids[0].tolist()
         torch.testing.assert_close(batched_logits[i], single_logits[i][0], atol=1e-5, rtol=1e-5)
@@ -170,7 +189,9 @@ def test_greedy_sampling_and_multiple_candidates(model_and_tokenizer):
     with torch.no_grad():
         greedy = model.generate(input_values=audio, num_beams=1, do_sample=False, max_new_tokens=6)
         torch.manual_seed(0)
-        sampled = model.generate(input_values=audio, do_sample=True, num_beams=1, num_return_sequences=3, max_new_tokens=6)
+        sampled = model.generate(
+            input_values=audio, do_sample=True, num_beams=1, num_return_sequences=3, max_new_tokens=6
+        )
         beams = model.generate(input_values=audio, num_beams=3, num_return_sequences=3, max_new_tokens=6)
     assert greedy.shape[0] == 2 and sampled.shape[0] == 6 and beams.shape[0] == 6
     assert (greedy[:, 0] == tokenizer.bos_token_id).all()
@@ -207,8 +228,15 @@ def test_save_and_auto_load_with_remote_code(model_and_tokenizer, tmp_path):
     model, tokenizer = model_and_tokenizer
     save_model_folder(model, tokenizer, tmp_path)
     files = {p.name for p in tmp_path.iterdir()}
-    assert {"config.json", "model.safetensors", "modeling_effnet_trm.py", "configuration_effnet_trm.py",
-            "feature_extraction_effnet_trm.py", "tokenizer.json", "preprocessor_config.json"} <= files
+    assert {
+        "config.json",
+        "model.safetensors",
+        "modeling_effnet_trm.py",
+        "configuration_effnet_trm.py",
+        "feature_extraction_effnet_trm.py",
+        "tokenizer.json",
+        "preprocessor_config.json",
+    } <= files
     config = AutoConfig.from_pretrained(tmp_path, trust_remote_code=True)
     assert config.model_type == "effnet_trm" and set(config.auto_map) >= {"AutoConfig", "AutoModel"}
     loaded = AutoModel.from_pretrained(tmp_path, trust_remote_code=True).eval()

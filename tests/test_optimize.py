@@ -62,12 +62,13 @@ def test_folded_encoder_computes_what_the_model_computes(model, dtype, tolerance
     assert _count(optimized.encoder.backbone, nn.BatchNorm2d) == 0  # ... all folded
     assert torch.equal(got.attention_mask, expected.attention_mask)
     scale = expected.frame_embeddings.abs().max()
-    torch.testing.assert_close(got.frame_embeddings / scale, expected.frame_embeddings / scale, rtol=0,
-                               atol=tolerance)
+    torch.testing.assert_close(got.frame_embeddings / scale, expected.frame_embeddings / scale, rtol=0, atol=tolerance)
 
 
 def test_fold_batch_norms_leaves_a_batch_norm_that_does_not_follow_a_convolution():
-    network = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4)).eval()
+    network = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4)
+    ).eval()
     example = torch.randn(1, 1, 6, 6)
     expected = network(example)
     assert fold_batch_norms(network, lambda: network(example)) == 1
@@ -95,18 +96,24 @@ def test_int8_decoder_log_probs_stay_close_to_fp32(model):
     int8 = optimize_for_inference(model, quantize="int8")
     dynamic = torch.ao.nn.quantized.dynamic.Linear
     for layer in int8.decoder.layers:
-        assert all(isinstance(linear, dynamic) and linear.weight().dtype == torch.qint8
-                   for linear in (layer.fc1, layer.fc2))  # feed-forward: int8 weights
+        assert all(
+            isinstance(linear, dynamic) and linear.weight().dtype == torch.qint8 for linear in (layer.fc1, layer.fc2)
+        )  # feed-forward: int8 weights
         assert layer.fc1.weight().qscheme() == torch.per_channel_affine
-        for linear in (layer.self_attn.qkv_proj, layer.self_attn.out_proj, layer.encoder_attn.q_proj,
-                       layer.encoder_attn.out_proj):
+        for linear in (
+            layer.self_attn.qkv_proj,
+            layer.self_attn.out_proj,
+            layer.encoder_attn.q_proj,
+            layer.encoder_attn.out_proj,
+        ):
             assert isinstance(linear, dynamic) and linear._packed_params.dtype == torch.float16
         # once per clip (cross-attention keys and values): kept in fp32
         assert type(layer.encoder_attn.k_proj) is nn.Linear and type(layer.encoder_attn.v_proj) is nn.Linear
     assert type(int8.decoder.memory_projection[0]) is nn.Linear
     assert isinstance(int8.lm_head, dynamic) and int8.lm_head._packed_params.dtype == torch.float16
-    for fp32_log_probs, int8_log_probs in zip(_step_log_probs(model, optimize_for_inference(model)),
-                                              _step_log_probs(model, int8)):
+    for fp32_log_probs, int8_log_probs in zip(
+        _step_log_probs(model, optimize_for_inference(model)), _step_log_probs(model, int8)
+    ):
         assert _total_variation(fp32_log_probs, int8_log_probs) < 0.05  # between next-word distributions
         assert not np.allclose(fp32_log_probs, int8_log_probs, atol=1e-6)  # int8 really ran
 
@@ -122,8 +129,10 @@ def test_full_range_int8_activations_are_closer_to_fp32_on_vnni():
     errors = {}
     for linear_class in (torch.ao.nn.quantized.dynamic.Linear, FullRangeDynamicLinear):
         quantized = torch.ao.quantization.quantize_dynamic(
-            nn.Sequential(copy.deepcopy(linear)), {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig},
-            mapping={nn.Linear: linear_class})
+            nn.Sequential(copy.deepcopy(linear)),
+            {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig},
+            mapping={nn.Linear: linear_class},
+        )
         errors[linear_class] = (quantized(inputs) - linear(inputs)).abs().mean().item()
     assert errors[FullRangeDynamicLinear] < 0.7 * errors[torch.ao.nn.quantized.dynamic.Linear]
 
@@ -132,14 +141,29 @@ def test_full_range_int8_activations_are_closer_to_fp32_on_vnni():
 def test_fp16_decoder_is_nearly_exact(model):
     fp16 = optimize_for_inference(model, quantize="fp16")
     dynamic = torch.ao.nn.quantized.dynamic.Linear
-    per_step = [fp16.lm_head] + [linear for layer in fp16.decoder.layers for linear in
-                                 (layer.fc1, layer.fc2, layer.self_attn.qkv_proj, layer.self_attn.out_proj,
-                                  layer.encoder_attn.q_proj, layer.encoder_attn.out_proj)]
+    per_step = [fp16.lm_head] + [
+        linear
+        for layer in fp16.decoder.layers
+        for linear in (
+            layer.fc1,
+            layer.fc2,
+            layer.self_attn.qkv_proj,
+            layer.self_attn.out_proj,
+            layer.encoder_attn.q_proj,
+            layer.encoder_attn.out_proj,
+        )
+    ]
     assert all(isinstance(linear, dynamic) and linear._packed_params.dtype == torch.float16 for linear in per_step)
-    int8_variation = max(_total_variation(a, b) for a, b in zip(
-        _step_log_probs(model, optimize_for_inference(model)), _step_log_probs(model, optimize_for_inference(model, "int8"))))
-    for fp32_log_probs, fp16_log_probs in zip(_step_log_probs(model, optimize_for_inference(model)),
-                                              _step_log_probs(model, fp16)):
+    int8_variation = max(
+        _total_variation(a, b)
+        for a, b in zip(
+            _step_log_probs(model, optimize_for_inference(model)),
+            _step_log_probs(model, optimize_for_inference(model, "int8")),
+        )
+    )
+    for fp32_log_probs, fp16_log_probs in zip(
+        _step_log_probs(model, optimize_for_inference(model)), _step_log_probs(model, fp16)
+    ):
         assert _total_variation(fp32_log_probs, fp16_log_probs) < min(2e-3, int8_variation / 4)
         assert not np.allclose(fp32_log_probs, fp16_log_probs, atol=1e-7)  # fp16 weights really ran
 

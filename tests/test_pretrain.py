@@ -98,8 +98,12 @@ def test_yamnet_target_windows_and_crops():
 
 
 def test_targets_round_trip(tmp_path):
-    targets = YAMNetTargets(["x", "y"], np.array([0, 2, 3]), np.random.rand(3, 521).astype(np.float16),
-                            np.random.rand(3, 1024).astype(np.float16))
+    targets = YAMNetTargets(
+        ["x", "y"],
+        np.array([0, 2, 3]),
+        np.random.rand(3, 521).astype(np.float16),
+        np.random.rand(3, 1024).astype(np.float16),
+    )
     targets.save(tmp_path / "t.npz")
     loaded = YAMNetTargets.load(tmp_path / "t.npz")
     assert loaded.audio_ids == ["x", "y"] and np.array_equal(loaded.scores, targets.scores)
@@ -139,7 +143,9 @@ def test_the_pretraining_command_on_a_tiny_run(tmp_path):
     assert record["train_clips"] == 9 and "Apache" in record["licences"]
     student = _student()
     report = load_encoder_weights(student, str(tmp_path / "effnet"))
-    assert report.layout.startswith("pretrained encoder") and report.mapped == len(student.encoder.backbone.state_dict())
+    assert report.layout.startswith("pretrained encoder") and report.mapped == len(
+        student.encoder.backbone.state_dict()
+    )
     htsat = HTSATDemoEncoder().htsat
     assert load_into(htsat, tmp_path / "htsat", "htsat_demo", HTSATDemoEncoder.not_saved) > 0
     with pytest.raises(ValueError, match="not 'htsat_demo'"):
@@ -151,8 +157,9 @@ def test_the_pretraining_command_on_a_tiny_run(tmp_path):
 
     with pytest.raises(ValueError, match="pretrained encoder_init"):
         train_demo_teacher(str(corpus), tmp_path / "no", freeze_encoder=True)
-    teacher = train_demo_teacher(str(corpus), tmp_path / "teacher", epochs=1, batch_size=4,
-                                 encoder_init=tmp_path / "htsat", freeze_encoder=True)
+    teacher = train_demo_teacher(
+        str(corpus), tmp_path / "teacher", epochs=1, batch_size=4, encoder_init=tmp_path / "htsat", freeze_encoder=True
+    )
     pretrained = HTSATDemoEncoder().htsat
     load_into(pretrained, tmp_path / "htsat", "htsat_demo", HTSATDemoEncoder.not_saved)
     after = teacher.model.encoder.audio_enc.state_dict()

@@ -216,8 +216,14 @@ def test_cli_reports_the_failing_file_and_exits_1(tiny_dir, tmp_path, poisoned, 
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 1 and sorted(line["file"] for line in lines) == sorted([*good, bad])
     assert [line for line in lines if "error" in line] == [
-        {"file": bad, "start": 0.0, "end": POISON_SAMPLES / SR, "segmented": False,
-         "error": f"{bad}: captioning failed: RuntimeError: simulated failure inside the model"}]
+        {
+            "file": bad,
+            "start": 0.0,
+            "end": POISON_SAMPLES / SR,
+            "segmented": False,
+            "error": f"{bad}: captioning failed: RuntimeError: simulated failure inside the model",
+        }
+    ]
 
 
 def test_space_several_files_tab_isolates_the_failure(tiny_dir, captioner, tmp_path, poisoned):
@@ -226,8 +232,10 @@ def test_space_several_files_tab_isolates_the_failure(tiny_dir, captioner, tmp_p
     good, bad = _files(tmp_path)
     alone = [next(captioner.caption_files([path], num_beams=3)).caption for path in good]
     rows = CaptionService.load(str(tiny_dir)).caption_many([*good, bad])
-    assert [row[3] for row in rows] == [*alone, "error: captioning failed: RuntimeError: simulated failure inside "
-                                                "the model"]
+    assert [row[3] for row in rows] == [
+        *alone,
+        "error: captioning failed: RuntimeError: simulated failure inside the model",
+    ]
 
 
 def test_evaluation_isolates_undecodable_and_failing_clips(captioner, poisoned):
@@ -241,8 +249,10 @@ def test_evaluation_isolates_undecodable_and_failing_clips(captioner, poisoned):
         return {"bytes": buffer.getvalue(), "path": None}
 
     waves = [_noise(SR, 1), _noise(POISON_SAMPLES, 2), _noise(SR // 2, 3)]
-    rows = {"audio_id": ["a", "poison", "b", "broken"],
-            "audio": [flac(w) for w in waves] + [{"bytes": b"not audio at all", "path": None}]}
+    rows = {
+        "audio_id": ["a", "poison", "b", "broken"],
+        "audio": [flac(w) for w in waves] + [{"bytes": b"not audio at all", "path": None}],
+    }
 
     class Rows:  # the slice of `datasets.Dataset` that caption_split reads
         def __len__(self):
@@ -288,8 +298,9 @@ def hostile_wavs(draw):
         rate = draw(st.one_of(st.integers(1, 384_000), st.sampled_from([8000, 11025, 16000, 44100, 48000, 96000])))
         samples, channels = draw(st.integers(0, 4000)), draw(st.integers(1, 8))
     amplitude = draw(st.sampled_from([0.0, 1e-7, 0.3, 1.0, 20.0, 1e6, 1e30]))
-    specials = draw(st.lists(st.tuples(st.integers(0, max(samples - 1, 0)), st.sampled_from(SPECIAL_VALUES)),
-                             max_size=3))
+    specials = draw(
+        st.lists(st.tuples(st.integers(0, max(samples - 1, 0)), st.sampled_from(SPECIAL_VALUES)), max_size=3)
+    )
     return samples, rate, channels, draw(st.sampled_from(WAV_SUBTYPES)), amplitude, specials, draw(st.integers(0, 99))
 
 
@@ -306,8 +317,13 @@ def _write(path, samples, rate, channels, subtype, amplitude, specials, seed) ->
 TINY_SEARCH = {"num_beams": 2, "max_new_tokens": 3}
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(wav=hostile_wavs())
 @example(wav=(1, 16000, 1, "PCM_16", 0.3, [], 0))  # the issue's 1-sample WAV
 @example(wav=(160, 16000, 1, "PCM_16", 0.3, [], 0))  # and its 10 ms WAV
@@ -327,8 +343,11 @@ def test_any_wav_gives_a_caption_or_a_clear_error_on_every_path(wav, captioner, 
         generated = captioner.model.generate(**inputs, **TINY_SEARCH)  # transformers' generate (the Hub path)
     # a caption on every path (that they agree is tested above on fixed clips: a random model's near-ties
     # could flip with float rounding on arbitrary input)
-    captions = [*captioner.tokenizer.batch_decode(generated, skip_special_tokens=True),
-                *captioner.caption([waveform], **TINY_SEARCH), *onnx_captioner.caption([waveform], **TINY_SEARCH)]
+    captions = [
+        *captioner.tokenizer.batch_decode(generated, skip_special_tokens=True),
+        *captioner.caption([waveform], **TINY_SEARCH),
+        *onnx_captioner.caption([waveform], **TINY_SEARCH),
+    ]
     assert len(captions) == 3 and all(isinstance(caption, str) for caption in captions)
     results = list(captioner.caption_files([str(path)], **TINY_SEARCH))  # the CLI's path, segments and all
     assert results and all(result.error is None and result.caption is not None for result in results)

@@ -42,8 +42,14 @@ def tokenizer():
 def demo_teacher(tokenizer):
     torch.manual_seed(0)
     model = HTSATBartCaptioner.from_size(
-        "demo", vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=1, eos_token_id=2,
-        decoder_start_token_id=2, forced_bos_token_id=1, forced_eos_token_id=2,
+        "demo",
+        vocab_size=len(tokenizer),
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_bos_token_id=1,
+        forced_eos_token_id=2,
     )
     return HTSATBartTeacher(model, tokenizer)
 
@@ -93,7 +99,9 @@ def test_wavcaps_checkpoint_round_trip_is_strict(demo_teacher, tmp_path):
     checkpoint["model"]["encoder.audio_enc.extra.weight"] = torch.zeros(1)
     del checkpoint["model"]["enc_to_dec_proj.bias"]
     torch.save(checkpoint, path)
-    with pytest.raises(KeyError, match=r"missing \['enc_to_dec_proj.bias'\].*unexpected \['encoder.audio_enc.extra.weight'\]"):
+    with pytest.raises(
+        KeyError, match=r"missing \['enc_to_dec_proj.bias'\].*unexpected \['encoder.audio_enc.extra.weight'\]"
+    ):
         load_wavcaps_checkpoint(path)
 
 
@@ -122,15 +130,24 @@ def test_cache_round_trips_and_resumes(demo_teacher, tmp_path):
     from datasets import DatasetDict
 
     def rows(prefix, count, seconds=2.0):
-        return rows_to_dataset([
-            {"audio": {"bytes": _flac(seconds if i else 12.0, i), "path": f"{prefix}{i}.flac"}, "captions": ["x"],
-             "audio_id": f"{prefix}{i}", "classes": [], "source": "", "license": ""}
-            for i in range(count)
-        ])
+        return rows_to_dataset(
+            [
+                {
+                    "audio": {"bytes": _flac(seconds if i else 12.0, i), "path": f"{prefix}{i}.flac"},
+                    "captions": ["x"],
+                    "audio_id": f"{prefix}{i}",
+                    "classes": [],
+                    "source": "",
+                    "license": "",
+                }
+                for i in range(count)
+            ]
+        )
 
     broken = rows("bad", 1).to_list()[0] | {"audio": {"bytes": b"not audio", "path": "bad.flac"}}
-    DatasetDict({"train": rows("t", 3), "audio_only": rows_to_dataset(rows("a", 2).to_list() + [broken])}) \
-        .save_to_disk(str(tmp_path / "data"))
+    DatasetDict({"train": rows("t", 3), "audio_only": rows_to_dataset(rows("a", 2).to_list() + [broken])}).save_to_disk(
+        str(tmp_path / "data")
+    )
     out = tmp_path / "cache"
     first = build_teacher_cache(demo_teacher, str(tmp_path / "data"), out, ["train"], batch_size=2)
     assert first == {"computed": 4, "reused": 0, "failed": 0}  # t0 is 12 s: two fixed crops

@@ -18,7 +18,12 @@ from effnet_trm.audioset import tensor_bundle as tb
 from effnet_trm.audioset.fetch import YAMNetUnavailable, yamnet_folder
 from effnet_trm.audioset.saved_model import graph_functions
 from effnet_trm.audioset.yamnet import (
-    CHECKPOINT_PREFIX, YAMNet, load_yamnet, mel_matrix, num_frames, num_patches, periodic_hann,
+    CHECKPOINT_PREFIX,
+    load_yamnet,
+    mel_matrix,
+    num_frames,
+    num_patches,
+    periodic_hann,
     yamnet_class_names,
 )
 
@@ -76,8 +81,12 @@ def write_bundle(prefix, tensors: dict[str, np.ndarray]) -> None:
     for name in sorted(tensors):
         array = tensors[name]
         shape = b"".join(_field(2, _field(1, size, wire=0)) for size in array.shape)
-        entry = (_field(1, dtype_enum[array.dtype], wire=0) + _field(2, shape)
-                 + _field(4, len(data), wire=0) + _field(5, array.nbytes, wire=0))
+        entry = (
+            _field(1, dtype_enum[array.dtype], wire=0)
+            + _field(2, shape)
+            + _field(4, len(data), wire=0)
+            + _field(5, array.nbytes, wire=0)
+        )
         entries.append((name.encode(), entry))
         data += array.astype(array.dtype.newbyteorder("<")).tobytes()
     header = _field(1, 1, wire=0)
@@ -175,8 +184,9 @@ def test_front_end_constants_are_the_graphs(folder):
     assert len(convs) == 27 and all(n.attrs["padding"][2][0] == b"SAME" for n in convs)
 
 
-@pytest.mark.parametrize("seconds, frames, patches", [(0.0, 96, 1), (0.3, 96, 1), (0.975, 96, 1),
-                                                      (1.0, 144, 2), (10.0, 1008, 20)])
+@pytest.mark.parametrize(
+    "seconds, frames, patches", [(0.0, 96, 1), (0.3, 96, 1), (0.975, 96, 1), (1.0, 144, 2), (10.0, 1008, 20)]
+)
 def test_frame_and_patch_counts(model, seconds, frames, patches):
     samples = int(seconds * 16000)
     assert (num_frames(samples), num_patches(samples)) == (frames, patches)
@@ -256,8 +266,11 @@ def _cached_packages():
     from effnet_trm.data.sources import cache_dir
 
     directory = cache_dir()
-    return [p for p in (*DEBIAN_PACKAGES, *PYPI_PACKAGES)
-            if any(directory.glob(f"{p}_*.deb")) or any(directory.glob(f"{p.replace('-', '_')}-*.whl"))]
+    return [
+        p
+        for p in (*DEBIAN_PACKAGES, *PYPI_PACKAGES)
+        if any(directory.glob(f"{p}_*.deb")) or any(directory.glob(f"{p.replace('-', '_')}-*.whl"))
+    ]
 
 
 def test_real_recordings_have_their_class_in_the_top5(model, folder):

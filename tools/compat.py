@@ -20,9 +20,10 @@ import re
 import subprocess
 import sys
 import sysconfig
-import tomllib
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,8 +68,9 @@ def lower_bound() -> str:
 
 def newest_release(major: str) -> str:
     """The newest release of the supported major version that the registry serves."""
-    listing = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "transformers"],
-                             capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        [sys.executable, "-m", "pip", "index", "versions", "transformers"], capture_output=True, text=True, check=True
+    ).stdout
     versions = re.search(r"Available versions: (.*)", listing).group(1).split(", ")
     return next(v for v in versions if v.startswith(major + ".") and re.fullmatch(r"[\d.]+", v))
 
@@ -79,19 +81,30 @@ def layered_environment(version: str) -> Path:
     python = env / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
-        site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                   capture_output=True, text=True, check=True).stdout.strip())
+        site = Path(
+            subprocess.run(
+                [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
         (site / "project-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    f"transformers=={version}"], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", f"transformers=={version}"],
+        check=True,
+    )
     return python
 
 
 def run_checks(python: Path, report: Path) -> dict[str, str]:
     """Run every check's tests under `python`; pass/fail per check from pytest's JUnit report."""
     node_ids = [node for nodes in CHECKS.values() for node in nodes]
-    subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *node_ids],
-                   cwd=ROOT, check=False)
+    subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *node_ids],
+        cwd=ROOT,
+        check=False,
+    )
     outcomes: dict[str, list[bool]] = {}
     for case in ElementTree.parse(report).iter("testcase"):
         file = case.get("classname").replace(".", "/") + ".py"
@@ -106,8 +119,12 @@ def run_checks(python: Path, report: Path) -> dict[str, str]:
 
 
 def installed_version(python: Path) -> str:
-    return subprocess.run([str(python), "-c", "import transformers; print(transformers.__version__)"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [str(python), "-c", "import transformers; print(transformers.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def print_table(results: dict[str, dict[str, str]]) -> None:

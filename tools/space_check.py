@@ -64,8 +64,11 @@ def main() -> int:
     print(f"venv from requirements.txt alone: {time.perf_counter() - started:.0f} s", flush=True)
     with tempfile.TemporaryDirectory() as work:
         model = Path(work) / "model"
-        subprocess.run([str(python), "-c", f"from effnet_trm.hub import init_model; init_model({str(model)!r})"],
-                       cwd=ROOT, check=True)
+        subprocess.run(
+            [str(python), "-c", f"from effnet_trm.hub import init_model; init_model({str(model)!r})"],
+            cwd=ROOT,
+            check=True,
+        )
         port = _free_port()
         server = subprocess.Popen([str(python), "app.py", "--model", str(model), "--port", str(port)], cwd=ROOT)
         try:

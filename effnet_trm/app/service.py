@@ -56,7 +56,7 @@ class CaptionService:
         self.problem = problem
 
     @classmethod
-    def load(cls, model: str | None) -> "CaptionService":
+    def load(cls, model: str | None) -> CaptionService:
         """Load the model; if there is none, keep the reason so the page can explain how to get one."""
         from ..export.onnx import load_captioner  # ONNX export folders too
 
@@ -90,15 +90,19 @@ class CaptionService:
             return {"do_sample": False, "num_beams": 1, "num_return_sequences": 1}
         return {"do_sample": False, "num_beams": max(num_beams, num_candidates), "num_return_sequences": num_candidates}
 
-    def caption(self, path: str | None, num_beams: int = 3, decoding: str = "beam search",
-                num_candidates: int = 1) -> CaptionOutput:
+    def caption(
+        self, path: str | None, num_beams: int = 3, decoding: str = "beam search", num_candidates: int = 1
+    ) -> CaptionOutput:
         captioner = self._require_model()
         waveform = self.load_upload(path)
         rate = captioner.sampling_rate
         settings = self.generation_settings(num_beams, decoding, num_candidates)
         duration = waveform.size / rate
-        bounds = split_segments(waveform.size, rate, DEFAULT_SEGMENT_SECONDS) if duration > SEGMENT_ABOVE_SECONDS \
+        bounds = (
+            split_segments(waveform.size, rate, DEFAULT_SEGMENT_SECONDS)
+            if duration > SEGMENT_ABOVE_SECONDS
             else [(0, waveform.size)]
+        )
         started = time.perf_counter()
         try:
             results = captioner.caption([waveform[a:b] for a, b in bounds], **settings)
@@ -119,8 +123,12 @@ class CaptionService:
             raise UserInputError(f"{len(paths)} files given; the limit is {MAX_FILES_PER_REQUEST} per request.")
         too_big = {path: problem for path in paths if (problem := size_problem(path))}
         rows = []
-        for result in captioner.caption_files([path for path in paths if path not in too_big], num_beams=int(num_beams),
-                                              progress=False, max_seconds=MAX_DURATION_SECONDS):
+        for result in captioner.caption_files(
+            [path for path in paths if path not in too_big],
+            num_beams=int(num_beams),
+            progress=False,
+            max_seconds=MAX_DURATION_SECONDS,
+        ):
             text = result.caption if result.error is None else f"error: {result.error.split(': ', 1)[-1]}"
             rows.append([Path(result.file).name, round(result.start, 2), round(result.end, 2), text])
         return rows + [[Path(path).name, 0.0, 0.0, f"error: {problem}"] for path, problem in too_big.items()]
@@ -137,16 +145,22 @@ class CaptionService:
 
         captioner = self._require_model()
         # the model's own front end (an ONNX export has no torch model: the same module from its config)
-        front_end = captioner.model.encoder.front_end if captioner.model is not None else EffNetTrmLogMel(
-            captioner.config)
+        front_end = (
+            captioner.model.encoder.front_end if captioner.model is not None else EffNetTrmLogMel(captioner.config)
+        )
         device = captioner.model.device if captioner.model is not None else "cpu"
         # what the encoder sees: a clip shorter than one encoder frame padded to one
         log_mel = front_end(pad_to_min_input(torch.from_numpy(waveform)[None], captioner.config).to(device))[0]
         log_mel = log_mel.cpu().numpy()
         hop = captioner.config.hop_length / captioner.sampling_rate
         figure, axis = plt.subplots(figsize=(8, 2.6), dpi=100)
-        axis.imshow(log_mel, origin="lower", aspect="auto", cmap="magma", extent=(0, log_mel.shape[1] * hop, 0,
-                                                                                  log_mel.shape[0]))
+        axis.imshow(
+            log_mel,
+            origin="lower",
+            aspect="auto",
+            cmap="magma",
+            extent=(0, log_mel.shape[1] * hop, 0, log_mel.shape[0]),
+        )
         axis.set_xlabel("time (s)")
         axis.set_ylabel("mel bin")
         axis.set_title("log-mel spectrogram the model sees (64 bins, 16 kHz)")
@@ -161,8 +175,8 @@ class CaptionService:
 
 def export_examples(dataset_dir: str, out_dir: str | Path, count: int = 4) -> list[list]:
     """A few test-split clips of the demo corpus as wav files for the page's examples (if present)."""
-    from datasets import load_from_disk
     import soundfile as sf
+    from datasets import load_from_disk
 
     from ..data import decode_audio
 

@@ -42,11 +42,13 @@ def build_ui(service: CaptionService, examples: list[list] | None = None) -> gr.
         with gr.Tab("One recording"):
             with gr.Row():
                 with gr.Column():
-                    audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Audio",
-                                     elem_id="audio-input")
+                    audio = gr.Audio(
+                        sources=["upload", "microphone"], type="filepath", label="Audio", elem_id="audio-input"
+                    )
                     with gr.Row():
-                        decoding = gr.Radio(["beam search", "greedy", "sampling"], value="beam search",
-                                            label="Decoding")
+                        decoding = gr.Radio(
+                            ["beam search", "greedy", "sampling"], value="beam search", label="Decoding"
+                        )
                         num_beams = gr.Slider(1, 8, value=3, step=1, label="Beam size")
                         num_candidates = gr.Slider(1, 5, value=1, step=1, label="Candidates")
                     button = gr.Button("Caption", variant="primary", elem_id="caption-button")
@@ -58,21 +60,36 @@ def build_ui(service: CaptionService, examples: list[list] | None = None) -> gr.
             spectrogram = gr.Image(label="What the model sees", type="numpy")
             if examples:
                 gr.Examples(examples, inputs=[audio], label="Clips from the demo corpus (test split)")
-            button.click(caption, [audio, num_beams, decoding, num_candidates],
-                         [best, others, segments, spectrogram, timing], api_name="caption", concurrency_limit=1)
+            button.click(
+                caption,
+                [audio, num_beams, decoding, num_candidates],
+                [best, others, segments, spectrogram, timing],
+                api_name="caption",
+                concurrency_limit=1,
+            )
         with gr.Tab("Several files"):
             files = gr.File(file_count="multiple", file_types=["audio"], label="Audio files")
             many_beams = gr.Slider(1, 8, value=3, step=1, label="Beam size")
             many_button = gr.Button("Caption all", variant="primary")
             table = gr.Dataframe(headers=["file", "start (s)", "end (s)", "caption"], label="Captions")
-            many_button.click(caption_files, [files, many_beams], [table], api_name="caption_files",
-                              concurrency_limit=1)
-        gr.Markdown(f"Limits: {MAX_UPLOAD_MB} MB and {MAX_DURATION_SECONDS / 60:.0f} minutes per file. "
-                    "Requests are queued and served one at a time.")
+            many_button.click(
+                caption_files, [files, many_beams], [table], api_name="caption_files", concurrency_limit=1
+            )
+        gr.Markdown(
+            f"Limits: {MAX_UPLOAD_MB} MB and {MAX_DURATION_SECONDS / 60:.0f} minutes per file. "
+            "Requests are queued and served one at a time."
+        )
     page.queue(default_concurrency_limit=1, max_size=32)
     return page
 
 
 def launch(page: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, block: bool = True):
-    return page.launch(server_name=host, server_port=port, max_file_size=f"{MAX_UPLOAD_MB}mb", show_error=True,
-                       prevent_thread_lock=not block, quiet=True, footer_links=[])
+    return page.launch(
+        server_name=host,
+        server_port=port,
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
+        show_error=True,
+        prevent_thread_lock=not block,
+        quiet=True,
+        footer_links=[],
+    )

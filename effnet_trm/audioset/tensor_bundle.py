@@ -28,8 +28,19 @@ BLOCK_TRAILER_SIZE = 5  # compression type (1 byte) + masked crc32c (4 bytes)
 
 #: TensorFlow DataType enum -> numpy dtype, for the types a model checkpoint holds.
 DTYPES = {
-    1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 6: np.int8,
-    9: np.int64, 10: np.bool_, 14: np.float16, 17: np.uint16, 19: np.float16, 22: np.uint32, 23: np.uint64,
+    1: np.float32,
+    2: np.float64,
+    3: np.int32,
+    4: np.uint8,
+    5: np.int16,
+    6: np.int8,
+    9: np.int64,
+    10: np.bool_,
+    14: np.float16,
+    17: np.uint16,
+    19: np.float16,
+    22: np.uint32,
+    23: np.uint64,
 }
 DT_STRING = 7
 DT_BFLOAT16 = 14  # stored as the upper 16 bits of a float32
@@ -72,7 +83,7 @@ def decode_message(data: bytes) -> dict[int, list]:
             value, pos = struct.unpack_from("<Q", data, pos)[0], pos + 8
         elif wire_type == 2:
             length, pos = read_varint(data, pos)
-            value, pos = data[pos:pos + length], pos + length
+            value, pos = data[pos : pos + length], pos + length
         elif wire_type == 5:
             value, pos = struct.unpack_from("<I", data, pos)[0], pos + 4
         else:
@@ -100,7 +111,7 @@ def _read_block(table: bytes, handle: tuple[int, int]) -> bytes:
         raise TensorBundleError("block runs past the end of the file")
     if table[offset + size] != 0:
         raise TensorBundleError(f"compressed blocks (type {table[offset + size]}) are not supported")
-    return table[offset:offset + size]
+    return table[offset : offset + size]
 
 
 def _block_entries(block: bytes) -> list[tuple[bytes, bytes]]:
@@ -117,9 +128,9 @@ def _block_entries(block: bytes) -> list[tuple[bytes, bytes]]:
         shared, pos = read_varint(block, pos)
         unshared, pos = read_varint(block, pos)
         value_length, pos = read_varint(block, pos)
-        key = key[:shared] + block[pos:pos + unshared]
+        key = key[:shared] + block[pos : pos + unshared]
         pos += unshared
-        entries.append((key, block[pos:pos + value_length]))
+        entries.append((key, block[pos : pos + value_length]))
         pos += value_length
     return entries
 
@@ -149,8 +160,12 @@ def parse_entry(value: bytes) -> dict:
     if fields.get(7):
         raise TensorBundleError("partitioned (sliced) variables are not supported")
     return {
-        "dtype": _first(fields, 1), "shape": shape, "shard_id": _first(fields, 3),
-        "offset": _first(fields, 4), "size": _first(fields, 5), "crc32c": _first(fields, 6),
+        "dtype": _first(fields, 1),
+        "shape": shape,
+        "shard_id": _first(fields, 3),
+        "offset": _first(fields, 4),
+        "size": _first(fields, 5),
+        "crc32c": _first(fields, 6),
     }
 
 
@@ -163,7 +178,7 @@ def _decode_strings(raw: bytes, count: int) -> np.ndarray:
     pos += 4
     values = []
     for length in lengths:
-        values.append(raw[pos:pos + length])
+        values.append(raw[pos : pos + length])
         pos += length
     return np.array(values, dtype=object)
 
@@ -229,7 +244,7 @@ def read_tensor_bundle(prefix_or_dir: str | Path) -> dict[str, np.ndarray]:
         start, size = entry["offset"], entry["size"]
         if start + size > len(shards[shard]):
             raise TensorBundleError(f"{name}: bytes {start}..{start + size} beyond the end of shard {shard}")
-        tensors[name] = decode_tensor(entry, shards[shard][start:start + size])
+        tensors[name] = decode_tensor(entry, shards[shard][start : start + size])
     return tensors
 
 

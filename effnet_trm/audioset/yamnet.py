@@ -54,13 +54,29 @@ BN_EPSILON = 1e-4
 NUM_CLASSES = 521
 EMBEDDING_SIZE = 1024
 #: (output channels, depthwise stride) of the 13 separable blocks, layer2 .. layer14.
-SEPARABLE_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1),
-                    (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
+SEPARABLE_BLOCKS = (
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (1024, 2),
+    (1024, 1),
+)
 #: Where YAMNet's variables sit in this SavedModel's checkpoint (the wrapper's KerasLayer).
 CHECKPOINT_PREFIX = "layer-1/layer/_func/_yamnet/"
 #: Checkpoint entries that are not YAMNet's (the Keras wrapper's metric state and the object graph).
-IGNORED_ENTRIES = ("_CHECKPOINTABLE_OBJECT_GRAPH", "keras_api/metrics/0/count/.ATTRIBUTES/VARIABLE_VALUE",
-                   "keras_api/metrics/0/total/.ATTRIBUTES/VARIABLE_VALUE")
+IGNORED_ENTRIES = (
+    "_CHECKPOINTABLE_OBJECT_GRAPH",
+    "keras_api/metrics/0/count/.ATTRIBUTES/VARIABLE_VALUE",
+    "keras_api/metrics/0/total/.ATTRIBUTES/VARIABLE_VALUE",
+)
 
 
 # --- front end -----------------------------------------------------------------------------------
@@ -139,8 +155,7 @@ class CenterBatchNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.batch_norm(x, self.running_mean, self.running_var, None, self.bias,
-                            self.training, 0.01, BN_EPSILON)
+        return F.batch_norm(x, self.running_mean, self.running_var, None, self.bias, self.training, 0.01, BN_EPSILON)
 
 
 class ConvBNReLU(nn.Module):
@@ -316,7 +331,9 @@ def load_yamnet(folder: str | Path | None = None, report: bool = False):
     if not report:
         return model
     names = object_graph_names(read_tensor_bundle(folder))
-    rows = [(key, names[key], name, tuple(state[name].shape)) for key, name in sorted(mapping.items(), key=lambda kv: kv[1])]
+    rows = [
+        (key, names[key], name, tuple(state[name].shape)) for key, name in sorted(mapping.items(), key=lambda kv: kv[1])
+    ]
     return model, rows
 
 
@@ -349,7 +366,9 @@ def main(paths: list[str]) -> int:
         with torch.no_grad():
             clip = model(waveform[None]).clip_scores[0]
         top = torch.topk(clip, 5)
-        print(path + ": " + ", ".join(f"{classes[i]} {s:.2f}" for s, i in zip(top.values.tolist(), top.indices.tolist())))
+        print(
+            path + ": " + ", ".join(f"{classes[i]} {s:.2f}" for s, i in zip(top.values.tolist(), top.indices.tolist()))
+        )
     return status
 
 

@@ -43,20 +43,40 @@ KD_HEADS = {
     "stdnt_proj": "training-only student projection of the contrastive KD head",
     "tchr_proj": "training-only teacher projection of the contrastive KD head",
 }
-ZERO_TABLE_NOTE = ("zeros: a training checkpoint does not save the frozen positional table, which the authors' "
-                   "code re-draws as Xavier noise (about +-0.015) at every load")
+ZERO_TABLE_NOTE = (
+    "zeros: a training checkpoint does not save the frozen positional table, which the authors' "
+    "code re-draws as Xavier noise (about +-0.015) at every load"
+)
 SPECIAL_TOKENS = {"<pad>": "<pad>", "<start>": "<bos>", "<end>": "<eos>", "<unk>": "<unk>"}
 
 # efficientnet_pytorch block members -> timm's, for expanding (InvertedResidual) and plain
 # (DepthwiseSeparable, the first stage) blocks
-_EXPANDING = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
-              "_se_reduce": "se.conv_reduce", "_se_expand": "se.conv_expand", "_project_conv": "conv_pwl",
-              "_bn2": "bn3"}
-_PLAIN = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_se_reduce": "se.conv_reduce",
-          "_se_expand": "se.conv_expand", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_EXPANDING = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_se_reduce": "se.conv_reduce",
+    "_se_expand": "se.conv_expand",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
+_PLAIN = {
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn1",
+    "_se_reduce": "se.conv_reduce",
+    "_se_expand": "se.conv_expand",
+    "_project_conv": "conv_pw",
+    "_bn2": "bn2",
+}
 _STEM_HEAD = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2"}
-_DECODER_LAYER = {"linear1": "fc1", "linear2": "fc2", "norm1": "self_attn_layer_norm",
-                  "norm2": "encoder_attn_layer_norm", "norm3": "final_layer_norm"}
+_DECODER_LAYER = {
+    "linear1": "fc1",
+    "linear2": "fc2",
+    "norm1": "self_attn_layer_norm",
+    "norm2": "encoder_attn_layer_norm",
+    "norm3": "final_layer_norm",
+}
 
 
 class ConversionError(ValueError):
@@ -82,7 +102,7 @@ class ConversionReport:
 def _normalise(key: str) -> str:
     """Strip the wrappers' prefixes: `model.model.encoder...` / `model.encoder...` -> `encoder...`."""
     while key.startswith("model."):
-        key = key[len("model."):]
+        key = key[len("model.") :]
     return key
 
 
@@ -131,7 +151,7 @@ def convert_state_dict(source: dict[str, torch.Tensor], model: EffNetTrmForAudio
         if head in KD_HEADS:
             report.dropped[original] = KD_HEADS[head]
         elif key.startswith("encoder.backbone.eff_net."):
-            backbone_key = efficientnet_pytorch_to_timm(key[len("encoder.backbone.eff_net."):], block_names)
+            backbone_key = efficientnet_pytorch_to_timm(key[len("encoder.backbone.eff_net.") :], block_names)
             put(f"encoder.backbone.{backbone_key}", value, original)
         elif key.startswith("encoder.melspec_extractor."):
             _verify_front_end(key, value, model.config)
@@ -151,8 +171,10 @@ def convert_state_dict(source: dict[str, torch.Tensor], model: EffNetTrmForAudio
             elif is_sinusoidal(table):
                 report.verified_and_dropped[original] = "the sinusoidal table this package computes"
             else:
-                raise ConversionError(f"{original}: the checkpoint's positional table is not the sinusoidal one; "
-                                      "convert into a model with position_embedding='stored'")
+                raise ConversionError(
+                    f"{original}: the checkpoint's positional table is not the sinusoidal one; "
+                    "convert into a model with position_embedding='stored'"
+                )
         elif match := re.fullmatch(r"decoder\.attn_proj\.(\d)\.(weight|bias)", key):
             put(f"decoder.memory_projection.{match.group(1)}.{match.group(2)}", value, original)
         elif match := re.fullmatch(r"decoder\.model\.layers\.(\d+)\.(\w+)\.(.+)", key):
@@ -161,7 +183,7 @@ def convert_state_dict(source: dict[str, torch.Tensor], model: EffNetTrmForAudio
             if module in ("self_attn", "multihead_attn"):
                 ours = "self_attn" if module == "self_attn" else "encoder_attn"
                 if rest.startswith("in_proj_"):
-                    kind = rest[len("in_proj_"):]
+                    kind = rest[len("in_proj_") :]
                     for part, chunk in zip(("q_proj", "k_proj", "v_proj"), value.chunk(3, dim=0)):
                         put(f"{prefix}.{ours}.{part}.{kind}", chunk.contiguous(), original)
                 else:
@@ -191,7 +213,9 @@ def _verify_front_end(key: str, value: torch.Tensor, config: EffNetTrmConfig) ->
         expected = torch.hann_window(config.n_fft, periodic=True)
     elif key.endswith("mel_scale.fb"):
         f_max = float(config.f_max or config.sampling_rate / 2)
-        expected = mel_filterbank(config.n_fft // 2 + 1, float(config.f_min), f_max, config.n_mels, config.sampling_rate)
+        expected = mel_filterbank(
+            config.n_fft // 2 + 1, float(config.f_min), f_max, config.n_mels, config.sampling_rate
+        )
     else:
         raise ConversionError(f"unknown front-end buffer {key}")
     if value.shape != expected.shape or not torch.allclose(value.float(), expected, atol=1e-5):
@@ -253,14 +277,19 @@ def convert(source: str, out_dir: str, tokenizer_source: str | None = None) -> C
     """Convert `source` into a model folder at `out_dir` (see the module docstring)."""
     state, config, vocab = load_source(source)
     if tokenizer_source:
-        vocab = load_source(tokenizer_source)[2] if Path(tokenizer_source).is_file() else _tokenizer_vocab(tokenizer_source)
+        vocab = (
+            load_source(tokenizer_source)[2] if Path(tokenizer_source).is_file() else _tokenizer_vocab(tokenizer_source)
+        )
     if vocab is None:
         raise ConversionError("no vocabulary found: pass --tokenizer (e.g. wsntxxn/audiocaps-simple-tokenizer)")
     vocab = {SPECIAL_TOKENS.get(word, word): index for word, index in vocab.items()}
     embedding = next(v for k, v in state.items() if _normalise(k) == "decoder.word_embedding.weight")
     model_config = EffNetTrmConfig(
-        vocab_size=embedding.shape[0], d_model=embedding.shape[1],
-        dropout=config.get("decoder_dropout", 0.2), **REFERENCE_ENCODER, **position_settings(state, embedding.shape[1]),
+        vocab_size=embedding.shape[0],
+        d_model=embedding.shape[1],
+        dropout=config.get("decoder_dropout", 0.2),
+        **REFERENCE_ENCODER,
+        **position_settings(state, embedding.shape[1]),
     )
     model = EffNetTrmForAudioCaptioning(model_config).eval()
     report = convert_state_dict(state, model)

@@ -1,6 +1,6 @@
 """Distillation run configuration: YAML files under configs/, with dotted command-line overrides.
 
-    python train_distill.py --config configs/audiocaps_contrastive_audio_only.yaml training.lr=3e-4
+python train_distill.py --config configs/audiocaps_contrastive_audio_only.yaml training.lr=3e-4
 """
 
 from __future__ import annotations
@@ -129,7 +129,9 @@ class DistillConfig:
         if self.kd.encoder_loss not in ("contrastive", "mse", "none"):
             raise ValueError(f"kd.encoder_loss must be contrastive, mse or none, not {self.kd.encoder_loss!r}")
         if self.kd.sequence_kd_choice not in ("top1", "uniform", "score"):
-            raise ValueError(f"kd.sequence_kd_choice must be top1, uniform or score, not {self.kd.sequence_kd_choice!r}")
+            raise ValueError(
+                f"kd.sequence_kd_choice must be top1, uniform or score, not {self.kd.sequence_kd_choice!r}"
+            )
         uses_teacher = self.kd.encoder_loss != "none" or self.kd.sequence_kd
         if uses_teacher and not self.data.teacher_cache:
             raise ValueError("distillation needs data.teacher_cache (run datasets_scripts/cache_teacher.py)")
@@ -140,19 +142,27 @@ class DistillConfig:
         if self.data.audio_only_split and not uses_teacher:
             raise ValueError("audio-only data needs a teacher (sequence_kd or an encoder loss): it has no captions")
         if self.data.audio_only_streaming and not (self.data.audio_only_split and self.data.audio_only_dataset):
-            raise ValueError("data.audio_only_streaming needs data.audio_only_dataset (a Hub dataset id or a local "
-                             "folder of data files) and data.audio_only_split")
+            raise ValueError(
+                "data.audio_only_streaming needs data.audio_only_dataset (a Hub dataset id or a local "
+                "folder of data files) and data.audio_only_split"
+            )
         if self.data.audio_only_live_teacher and not self.data.audio_only_streaming:
-            raise ValueError("data.audio_only_live_teacher is for streamed pools (data.audio_only_streaming: true); "
-                             "a pool on local disk is cached once with datasets_scripts/cache_teacher.py")
+            raise ValueError(
+                "data.audio_only_live_teacher is for streamed pools (data.audio_only_streaming: true); "
+                "a pool on local disk is cached once with datasets_scripts/cache_teacher.py"
+            )
         if self.training.frozen_encoder_stages < 0:
             raise ValueError("training.frozen_encoder_stages must be >= 0")
         if self.training.cache_frozen_stages and not self.training.frozen_encoder_stages:
-            raise ValueError("training.cache_frozen_stages needs training.frozen_encoder_stages > 0: "
-                             "there is nothing frozen to cache")
+            raise ValueError(
+                "training.cache_frozen_stages needs training.frozen_encoder_stages > 0: "
+                "there is nothing frozen to cache"
+            )
         if self.training.cache_frozen_stages and self.training.spec_augment:
-            raise ValueError("training.cache_frozen_stages cannot be used with training.spec_augment: SpecAugment "
-                             "masks each clip differently at every step, so the frozen stages' output never recurs")
+            raise ValueError(
+                "training.cache_frozen_stages cannot be used with training.spec_augment: SpecAugment "
+                "masks each clip differently at every step, so the frozen stages' output never recurs"
+            )
         if self.training.num_workers < 0 or self.training.prefetch_factor < 1:
             raise ValueError("training.num_workers must be >= 0 and training.prefetch_factor >= 1")
 

@@ -41,8 +41,9 @@ AUDIO_ONLY_COLUMNS = ["audio_id", "audio"]
 CAPTION_CHOICES = ("top1", "uniform", "score")
 
 
-def choose_teacher_caption(targets: TeacherTargets, rule: str, rng: np.random.Generator,
-                           temperature: float = 1.0) -> str:
+def choose_teacher_caption(
+    targets: TeacherTargets, rule: str, rng: np.random.Generator, temperature: float = 1.0
+) -> str:
     """`top1`: the top beam (the paper). `uniform`: any cached caption alike. `score`: by the softmax
     of the teacher's scores / `temperature` (likelier captions more often, the others sometimes):
     the student sees the spread of the teacher's beliefs instead of its single mode."""
@@ -101,8 +102,10 @@ class ClipMaker:
         try:
             return self.teacher[audio_id]
         except KeyError:
-            raise KeyError(f"the teacher cache {self.teacher.folder} has no entry for clip {audio_id!r}: build it "
-                           "for this data with datasets_scripts/cache_teacher.py") from None
+            raise KeyError(
+                f"the teacher cache {self.teacher.folder} has no entry for clip {audio_id!r}: build it "
+                "for this data with datasets_scripts/cache_teacher.py"
+            ) from None
 
     def _window(self, targets: TeacherTargets, num_samples: int) -> tuple[int, int]:
         """The teacher's window in samples at the student's rate (clamped to the clip)."""
@@ -110,8 +113,9 @@ class ClipMaker:
         end = num_samples if targets.end_seconds is None else round(targets.end_seconds * self.sampling_rate)
         return start, max(start + 1, min(end, num_samples))
 
-    def __call__(self, audio_id: str, waveform: np.ndarray, captions: list[str] | None,
-                 rng: np.random.Generator) -> Clip:
+    def __call__(
+        self, audio_id: str, waveform: np.ndarray, captions: list[str] | None, rng: np.random.Generator
+    ) -> Clip:
         targets = None
         if self.teacher is not None:
             windows = self.teacher_windows(audio_id)
@@ -134,17 +138,27 @@ class ClipSource:
     10 s clip).
     """
 
-    def __init__(self, rows, labelled: bool, sampling_rate: int, crop_seconds: float,
-                 teacher: TeacherCache | None, preload: bool = False,
-                 caption_choice: str = "top1", caption_temperature: float = 1.0):
+    def __init__(
+        self,
+        rows,
+        labelled: bool,
+        sampling_rate: int,
+        crop_seconds: float,
+        teacher: TeacherCache | None,
+        preload: bool = False,
+        caption_choice: str = "top1",
+        caption_temperature: float = 1.0,
+    ):
         self.rows = rows.select_columns(LABELLED_COLUMNS if labelled else AUDIO_ONLY_COLUMNS)
         self.labelled = labelled
         self.make_clip = ClipMaker(sampling_rate, crop_seconds, teacher, caption_choice, caption_temperature)
         if teacher is not None:
             missing = teacher.missing(self.rows["audio_id"])
             if missing:
-                raise KeyError(f"the teacher cache has no entry for {len(missing)} clips, e.g. {missing[:3]}: "
-                               "build it for this split with datasets_scripts/cache_teacher.py")
+                raise KeyError(
+                    f"the teacher cache has no entry for {len(missing)} clips, e.g. {missing[:3]}: "
+                    "build it for this split with datasets_scripts/cache_teacher.py"
+                )
         self._waveforms = decode_split(self.rows, sampling_rate, progress=False) if preload else None
 
     def __len__(self) -> int:
@@ -180,13 +194,13 @@ class Batch:
     #: (`streaming.LiveTeacher`); until then the teacher fields are None
     live_teacher: object | None = None
 
-    def _apply(self, function) -> "Batch":
+    def _apply(self, function) -> Batch:
         return Batch(**{k: function(v) if isinstance(v, torch.Tensor) else v for k, v in self.__dict__.items()})
 
-    def to(self, device) -> "Batch":
+    def to(self, device) -> Batch:
         return self._apply(lambda tensor: tensor.to(device))
 
-    def pin_memory(self) -> "Batch":
+    def pin_memory(self) -> Batch:
         """Called by a DataLoader with pin_memory=True (a CUDA run): page-locked tensors copy faster."""
         return self._apply(torch.Tensor.pin_memory)
 
@@ -201,9 +215,19 @@ class MixedBatches(torch.utils.data.Dataset):
     gives the same batches.
     """
 
-    def __init__(self, labelled: ClipSource, audio_only: ClipSource | None, tokenizer, feature_extractor,
-                 labelled_batch_size: int, audio_only_batch_size: int, seed: int, max_words: int = 20,
-                 process_index: int = 0, num_processes: int = 1):
+    def __init__(
+        self,
+        labelled: ClipSource,
+        audio_only: ClipSource | None,
+        tokenizer,
+        feature_extractor,
+        labelled_batch_size: int,
+        audio_only_batch_size: int,
+        seed: int,
+        max_words: int = 20,
+        process_index: int = 0,
+        num_processes: int = 1,
+    ):
         self.labelled, self.audio_only = labelled, audio_only
         self.tokenizer, self.feature_extractor = tokenizer, feature_extractor
         self.labelled_batch_size, self.audio_only_batch_size = labelled_batch_size, audio_only_batch_size
@@ -234,15 +258,19 @@ class MixedBatches(torch.utils.data.Dataset):
 
     def labelled_clips(self, global_step: int) -> list[Clip]:
         indices = self.labelled_indices(*divmod(global_step, self.steps_per_epoch))
-        return [self.labelled.clip(int(indices[slot]), self.clip_rng(2, global_step, slot))
-                for slot in self.share(len(indices))]
+        return [
+            self.labelled.clip(int(indices[slot]), self.clip_rng(2, global_step, slot))
+            for slot in self.share(len(indices))
+        ]
 
     def audio_only_clips(self, global_step: int) -> list[Clip]:
         if self.audio_only is None or not self.audio_only_batch_size:
             return []
         indices = self.audio_only_indices(global_step)
-        return [self.audio_only.clip(indices[slot], self.clip_rng(3, global_step, slot))
-                for slot in self.share(len(indices))]
+        return [
+            self.audio_only.clip(indices[slot], self.clip_rng(3, global_step, slot))
+            for slot in self.share(len(indices))
+        ]
 
     def __getitem__(self, global_step: int) -> Batch:
         labelled = self.labelled_clips(global_step)
@@ -250,8 +278,11 @@ class MixedBatches(torch.utils.data.Dataset):
 
     def collate(self, clips: list[Clip], num_labelled: int) -> Batch:
         inputs = self.feature_extractor([c.waveform for c in clips], sampling_rate=self.feature_extractor.sampling_rate)
-        labels = caption_labels(self.tokenizer, [c.caption for c in clips[:num_labelled]], self.max_words) \
-            if num_labelled else None
+        labels = (
+            caption_labels(self.tokenizer, [c.caption for c in clips[:num_labelled]], self.max_words)
+            if num_labelled
+            else None
+        )
         # a streamed batch with a live teacher has no targets for its audio-only clips yet: the
         # training process adds them (`streaming.LiveTeacher.complete`)
         has_teacher = all(c.teacher is not None for c in clips)
@@ -261,8 +292,10 @@ class MixedBatches(torch.utils.data.Dataset):
             num_labelled=num_labelled,
             labels=labels,
             teacher_labels=caption_labels(self.tokenizer, [c.teacher_caption for c in clips], self.max_words)
-            if has_teacher else None,
+            if has_teacher
+            else None,
             teacher_embeddings=torch.from_numpy(np.stack([c.teacher.clip_embedding for c in clips]))
-            if has_teacher else None,
+            if has_teacher
+            else None,
             audio_ids=[c.audio_id for c in clips],
         )

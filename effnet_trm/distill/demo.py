@@ -30,8 +30,13 @@ TEACHER_EPOCHS = {"pretrained": 60, "random": 12}
 #: The student's recipe without pretraining (`--no-pretrained`): a random EfficientNet must learn, so
 #: the whole of it trains, end to end, for the 4 epochs (60 steps of about 16 s) that fit the budget,
 #: as before encoder pretraining. Freezing random stages would test nothing.
-RANDOM_INIT_OVERRIDES = ("model.encoder_init_from=null", "training.frozen_encoder_stages=0",
-                         "training.cache_frozen_stages=false", "training.epochs=4", "training.validate_every_epochs=2")
+RANDOM_INIT_OVERRIDES = (
+    "model.encoder_init_from=null",
+    "training.frozen_encoder_stages=0",
+    "training.cache_frozen_stages=false",
+    "training.epochs=4",
+    "training.validate_every_epochs=2",
+)
 REPORT_METRICS = ("bleu_1", "bleu_4", "meteor", "rouge_l", "cider_d", "spider", "fense", "sbert_sim_minilm")
 
 
@@ -48,15 +53,23 @@ def pretrained_encoders() -> dict[str, Path]:
 
     folders = {encoder: DEMO_OUT / f"{encoder}_yamnet" for encoder in DEMO_RUNS}
     if all((folder / WEIGHTS_FILE).exists() for folder in folders.values()):
-        print(f"using the committed encoders {', '.join(map(str, folders.values()))} "
-              "(remake: python pretrain_encoder.py --demo)", flush=True)
+        print(
+            f"using the committed encoders {', '.join(map(str, folders.values()))} "
+            "(remake: python pretrain_encoder.py --demo)",
+            flush=True,
+        )
     else:
         pretrain_main(["--demo"])
     return folders
 
 
-def demo_teacher(dataset: str | Path, teacher_dir: str | Path, seed: int = 0, encoder_init: str | Path | None = None,
-                 epochs: int | None = None):
+def demo_teacher(
+    dataset: str | Path,
+    teacher_dir: str | Path,
+    seed: int = 0,
+    encoder_init: str | Path | None = None,
+    epochs: int | None = None,
+):
     """The demo teacher in `teacher_dir`, trained there first if missing: on the pretrained HTSAT
     (`encoder_init`), kept frozen, or end to end from random weights without one."""
     from ..teachers.htsat_bart import CHECKPOINT_FILE, HTSATBartTeacher
@@ -65,9 +78,14 @@ def demo_teacher(dataset: str | Path, teacher_dir: str | Path, seed: int = 0, en
     if (Path(teacher_dir) / CHECKPOINT_FILE).exists():
         return HTSATBartTeacher.from_pretrained(teacher_dir)
     pretrained = encoder_init is not None
-    return train_demo_teacher(str(dataset), teacher_dir, seed=seed, encoder_init=encoder_init,
-                              epochs=epochs or TEACHER_EPOCHS["pretrained" if pretrained else "random"],
-                              freeze_encoder=pretrained)
+    return train_demo_teacher(
+        str(dataset),
+        teacher_dir,
+        seed=seed,
+        encoder_init=encoder_init,
+        epochs=epochs or TEACHER_EPOCHS["pretrained" if pretrained else "random"],
+        freeze_encoder=pretrained,
+    )
 
 
 def teacher_captions(teacher, rows, batch_size: int = 16) -> list[str]:
@@ -78,8 +96,13 @@ def teacher_captions(teacher, rows, batch_size: int = 16) -> list[str]:
     return [c for i in range(0, len(audio), batch_size) for c in teacher.caption(audio[i : i + batch_size])]
 
 
-def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml", teacher_epochs: int | None = None,
-             overrides: list[str] = (), pretrained: bool = True) -> dict:
+def run_demo(
+    preset: str = "quick",
+    config_path: str = "configs/demo_quick.yaml",
+    teacher_epochs: int | None = None,
+    overrides: list[str] = (),
+    pretrained: bool = True,
+) -> dict:
     from datasets import load_from_disk
 
     from ..data.demo_corpus import build_demo_corpus
@@ -107,8 +130,9 @@ def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml"
         print("--no-pretrained: both encoders start from random weights", flush=True)
     timings["pretrained encoders"] = time.perf_counter() - started
 
-    started = _stage(f"3/6 demo teacher (HTSAT-BART, demo size{', pretrained HTSAT frozen' if pretrained else ''}) "
-                     f"-> {teacher_dir}")
+    started = _stage(
+        f"3/6 demo teacher (HTSAT-BART, demo size{', pretrained HTSAT frozen' if pretrained else ''}) -> {teacher_dir}"
+    )
     teacher = demo_teacher(dataset, teacher_dir, config.training.seed, encoders.get("htsat_demo"), teacher_epochs)
     timings["teacher"] = time.perf_counter() - started
 
@@ -128,18 +152,29 @@ def run_demo(preset: str = "quick", config_path: str = "configs/demo_quick.yaml"
     student_captions = caption_split(Captioner.from_pretrained(str(model_dir)), test)
     teacher_test_captions = teacher_captions(teacher, test)
     results = {}
-    for name, captions in (("teacher (HTSAT-BART demo)", teacher_test_captions), ("student (EffNet-Trm)", student_captions)):
+    for name, captions in (
+        ("teacher (HTSAT-BART demo)", teacher_test_captions),
+        ("student (EffNet-Trm)", student_captions),
+    ):
         scores = compute_caption_metrics(captions, references, metrics=ALL_METRICS)
-        results[name] = {"scores": scores.corpus, "unavailable": scores.unavailable,
-                         "distinct_captions": distinct_captions(captions), "clips": len(captions)}
+        results[name] = {
+            "scores": scores.corpus,
+            "unavailable": scores.unavailable,
+            "distinct_captions": distinct_captions(captions),
+            "clips": len(captions),
+        }
     timings["evaluate"] = time.perf_counter() - started
 
     student_scores = results["student (EffNet-Trm)"]["scores"]
     (model_dir / "README.md").write_text(model_card(config, trainer.state, student_scores), encoding="utf-8")
-    report = {"results": results, "timings_s": {k: round(v, 1) for k, v in timings.items()},
-              "examples": [{"audio_id": a, "references": r[:2], "teacher": t, "student": s}
-                           for a, r, t, s in list(zip(test["audio_id"], references, teacher_test_captions,
-                                                      student_captions))[:5]]}
+    report = {
+        "results": results,
+        "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "examples": [
+            {"audio_id": a, "references": r[:2], "teacher": t, "student": s}
+            for a, r, t, s in list(zip(test["audio_id"], references, teacher_test_captions, student_captions))[:5]
+        ],
+    }
     out = Path(config.output_dir) / "demo_results.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print_table(results, timings)
@@ -157,12 +192,18 @@ def print_table(results: dict, timings: dict) -> None:
             value = results[name]["scores"].get(metric)
             cells.append(f"{value:>28.4f}" if value is not None else f"{'unavailable offline':>28}")
         print(f"{metric:<26}" + "".join(cells))
-    print(f"{'distinct captions':<26}" + "".join(
-        f"{str(results[n]['distinct_captions']) + ' of ' + str(results[n]['clips']):>28}" for n in names))
+    print(
+        f"{'distinct captions':<26}"
+        + "".join(f"{str(results[n]['distinct_captions']) + ' of ' + str(results[n]['clips']):>28}" for n in names)
+    )
     unavailable = results[names[-1]]["unavailable"]
     for metric, reason in unavailable.items():
         print(f"  {metric}: unavailable offline: {reason[:150]}")
-    print("\nwall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + f" (total {sum(timings.values()):.0f} s)")
+    print(
+        "\nwall time: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+        + f" (total {sum(timings.values()):.0f} s)"
+    )
 
 
 def main(argv=None) -> int:

@@ -38,8 +38,10 @@ class FrozenEncoderStages:
     def __init__(self, encoder: EffNetTrmEncoder, num_stages: int, cache: bool = True):
         backbone = encoder.backbone
         if not 0 < num_stages <= len(backbone.blocks):
-            raise ValueError(f"training.frozen_encoder_stages must be between 0 and {len(backbone.blocks)} "
-                             f"(the stages of {encoder.config.encoder_name}), got {num_stages}")
+            raise ValueError(
+                f"training.frozen_encoder_stages must be between 0 and {len(backbone.blocks)} "
+                f"(the stages of {encoder.config.encoder_name}), got {num_stages}"
+            )
         self.encoder, self.num_stages = encoder, num_stages
         self.frozen = nn.Sequential(backbone.conv_stem, backbone.bn1, *backbone.blocks[:num_stages])
         self.trained = nn.Sequential(*backbone.blocks[num_stages:], backbone.conv_head, backbone.bn2)
@@ -85,7 +87,9 @@ class FrozenEncoderStages:
     def report(self) -> str:
         """The cache's size and hit rate since the last report (then resets the counts)."""
         seen = self.hits + self.misses
-        text = (f"frozen encoder stages: {len(self.cache or {})} clips cached ({self.cached_bytes / 2**20:.0f} MB), "
-                f"{self.hits / seen if seen else 0:.0%} of {seen} clips read from the cache")
+        text = (
+            f"frozen encoder stages: {len(self.cache or {})} clips cached ({self.cached_bytes / 2**20:.0f} MB), "
+            f"{self.hits / seen if seen else 0:.0%} of {seen} clips read from the cache"
+        )
         self.hits = self.misses = 0
         return text

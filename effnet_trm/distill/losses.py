@@ -16,8 +16,9 @@ def caption_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: fl
 
     L_sup on human captions and L_seq on the teacher's beam-search captions both use it.
     """
-    return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100,
-                           label_smoothing=label_smoothing)
+    return F.cross_entropy(
+        logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100, label_smoothing=label_smoothing
+    )
 
 
 def gather_across_processes(local: torch.Tensor) -> torch.Tensor:
@@ -53,8 +54,15 @@ class ContrastiveDistillationHead(nn.Module):
     (`gather_across_processes`).
     """
 
-    def __init__(self, student_dim: int, teacher_dim: int, shared_dim: int = 1024, init_temperature: float = 0.07,
-                 max_scale: float = 100.0, global_batch: bool = False):
+    def __init__(
+        self,
+        student_dim: int,
+        teacher_dim: int,
+        shared_dim: int = 1024,
+        init_temperature: float = 0.07,
+        max_scale: float = 100.0,
+        global_batch: bool = False,
+    ):
         super().__init__()
         self.global_batch = global_batch
         self.stdnt_proj = nn.Linear(student_dim, shared_dim)

@@ -11,8 +11,13 @@ import torch
 from torch import nn
 
 
-def add_spec_augment(student: nn.Module, time_drop_width: int = 64, time_stripes_num: int = 2,
-                     freq_drop_width: int = 8, freq_stripes_num: int = 2) -> nn.Module:
+def add_spec_augment(
+    student: nn.Module,
+    time_drop_width: int = 64,
+    time_stripes_num: int = 2,
+    freq_drop_width: int = 8,
+    freq_stripes_num: int = 2,
+) -> nn.Module:
     """Mask random time and mel stripes of the student's log-mel (torchlibrosa's SpecAugmentation, the
     authors' settings) while its front end is in training mode; validation and saved models see the
     clean spectrogram.
@@ -42,8 +47,9 @@ def teacher_forcing_ratio(progress: float, final_ratio: float) -> float:
     return 1.0 - (1.0 - final_ratio) * min(max(progress, 0.0), 1.0)
 
 
-def scheduled_sampling_inputs(decoder_input_ids: torch.Tensor, logits: torch.Tensor, ratio: float,
-                              pad_token_id: int) -> torch.Tensor:
+def scheduled_sampling_inputs(
+    decoder_input_ids: torch.Tensor, logits: torch.Tensor, ratio: float, pad_token_id: int
+) -> torch.Tensor:
     """Decoder inputs where each reference word (after the start token) is kept with probability
     `ratio` and otherwise replaced by the word the model predicted at that position in a first,
     teacher-forced pass (`logits`, greedy).

@@ -46,8 +46,9 @@ from .data import AUDIO_ONLY_COLUMNS, Batch, Clip, ClipMaker, MixedBatches, choo
 LIVE_TEACHER_BEAMS = 3
 
 
-def open_audio_only_stream(source: str, split: str, process_index: int = 0, num_processes: int = 1,
-                           shuffle_buffer: int = 0, seed: int = 0):
+def open_audio_only_stream(
+    source: str, split: str, process_index: int = 0, num_processes: int = 1, shuffle_buffer: int = 0, seed: int = 0
+):
     """This process's part of the pool `source` (a Hub dataset id or a local folder of data files),
     streamed, as `audio_id` + undecoded `audio` ({"bytes", "path"}: decoded by soundfile later)."""
     from datasets import Audio, load_dataset
@@ -57,7 +58,8 @@ def open_audio_only_stream(source: str, split: str, process_index: int = 0, num_
         raise ValueError(
             f"{source} is a save_to_disk folder: it is read memory-mapped, without streaming (set "
             "data.audio_only_streaming=false), or write it as Parquet files to stream it (Dataset.to_parquet, "
-            "push_to_hub)")
+            "push_to_hub)"
+        )
     dataset = load_dataset(source, split=split, streaming=True)
     dataset = dataset.select_columns(AUDIO_ONLY_COLUMNS).cast_column("audio", Audio(decode=False))
     if shuffle_buffer:
@@ -79,8 +81,14 @@ class StreamedBatches:
     after each trained batch, and `state_dict()` / `load_state_dict()` carry that through checkpoints.
     """
 
-    def __init__(self, batches: MixedBatches, stream, make_clip: ClipMaker, audio_only_batch_size: int,
-                 live_teacher_rate: int | None = None):
+    def __init__(
+        self,
+        batches: MixedBatches,
+        stream,
+        make_clip: ClipMaker,
+        audio_only_batch_size: int,
+        live_teacher_rate: int | None = None,
+    ):
         self.batches, self.stream, self.make_clip = batches, stream, make_clip
         #: the live teacher's sampling rate when it computes the streamed clips' targets (None: the cache)
         self.live_teacher_rate = live_teacher_rate
@@ -88,7 +96,7 @@ class StreamedBatches:
         self.num_streams: int | None = None
         self.states: dict[int, dict] = {}
 
-    def steps(self, first: int, stop: int) -> "StreamedSteps":
+    def steps(self, first: int, stop: int) -> StreamedSteps:
         return StreamedSteps(self, first, stop, dict(self.states))
 
     def consumed(self, batch: Batch) -> None:
@@ -96,18 +104,24 @@ class StreamedBatches:
         self.states[stream] = state
 
     def state_dict(self) -> dict:
-        return {"num_processes": self.batches.num_processes, "num_streams": self.num_streams,
-                "states": {str(k): v for k, v in self.states.items()}}
+        return {
+            "num_processes": self.batches.num_processes,
+            "num_streams": self.num_streams,
+            "states": {str(k): v for k, v in self.states.items()},
+        }
 
     def load_state_dict(self, state: dict, num_streams: int) -> None:
         # other counts split the pool into other streams: the saved positions would mean nothing
         if state["num_processes"] != self.batches.num_processes:
-            raise ValueError(f"this run streamed its audio-only pool in {state['num_processes']} processes, now "
-                             f"{self.batches.num_processes}: resume it with the same number of processes")
+            raise ValueError(
+                f"this run streamed its audio-only pool in {state['num_processes']} processes, now "
+                f"{self.batches.num_processes}: resume it with the same number of processes"
+            )
         if state["num_streams"] not in (None, num_streams):
             raise ValueError(
                 f"this run streamed its audio-only pool as {state['num_streams']} streams (training.num_workers, or 1 "
-                f"without workers), now {num_streams}: resume it with the same number of workers")
+                f"without workers), now {num_streams}: resume it with the same number of workers"
+            )
         self.num_streams = state["num_streams"]
         self.states = {int(k): v for k, v in state["states"].items()}
 
@@ -127,8 +141,10 @@ class StreamedBatches:
                 produced = True
                 yield row, dataset.state_dict()
             if not produced and state is None:
-                raise RuntimeError(f"the audio-only stream {dataset} yielded no clip in a whole pass (in this worker: "
-                                   "it may have fewer shards than processes x workers)")
+                raise RuntimeError(
+                    f"the audio-only stream {dataset} yielded no clip in a whole pass (in this worker: "
+                    "it may have fewer shards than processes x workers)"
+                )
             state, epoch = None, epoch + 1
 
     def batch(self, global_step: int, rows: Iterator[tuple[dict, dict]], stream: int, num_streams: int) -> Batch:
@@ -142,8 +158,12 @@ class StreamedBatches:
                 waveform = decode_audio(row["audio"], self.make_clip.sampling_rate)
                 audio_only.append(self.make_clip(row["audio_id"], waveform, None, rng))
                 continue
-            window = random_crop(decode_audio(row["audio"], self.live_teacher_rate), self.make_clip.crop_seconds,
-                                 self.live_teacher_rate, rng)
+            window = random_crop(
+                decode_audio(row["audio"], self.live_teacher_rate),
+                self.make_clip.crop_seconds,
+                self.live_teacher_rate,
+                rng,
+            )
             windows.append(window)
             student_audio = resample(window, self.live_teacher_rate, self.make_clip.sampling_rate)
             audio_only.append(Clip(row["audio_id"], student_audio, caption=None, teacher=None))
@@ -151,8 +171,12 @@ class StreamedBatches:
         batch.stream_position = (stream, num_streams, state)
         if windows:
             batch.live_teacher = PendingTargets(
-                windows, [clip.teacher_caption for clip in labelled],
-                [clip.teacher.clip_embedding for clip in labelled], global_step, rank)
+                windows,
+                [clip.teacher_caption for clip in labelled],
+                [clip.teacher.clip_embedding for clip in labelled],
+                global_step,
+                rank,
+            )
         return batch
 
 
@@ -178,24 +202,36 @@ class LiveTeacher:
     with a generator seeded by (seed, step, process, slot): the same batch always gets the same targets.
     """
 
-    def __init__(self, teacher: Teacher, tokenizer, max_words: int, seed: int, caption_choice: str = "top1",
-                 caption_temperature: float = 1.0, num_beams: int = LIVE_TEACHER_BEAMS):
+    def __init__(
+        self,
+        teacher: Teacher,
+        tokenizer,
+        max_words: int,
+        seed: int,
+        caption_choice: str = "top1",
+        caption_temperature: float = 1.0,
+        num_beams: int = LIVE_TEACHER_BEAMS,
+    ):
         self.teacher, self.tokenizer, self.max_words, self.seed = teacher, tokenizer, max_words, seed
         self.caption_choice, self.caption_temperature, self.num_beams = caption_choice, caption_temperature, num_beams
 
     @classmethod
-    def from_pretrained(cls, folder: str, device, embedding_dim: int, crop_seconds: float, **kwargs) -> "LiveTeacher":
+    def from_pretrained(cls, folder: str, device, embedding_dim: int, crop_seconds: float, **kwargs) -> LiveTeacher:
         """The HTSAT-BART teacher in `folder` (teacher.pt + tokenizer, as `cache_teacher.py --teacher`
         takes), checked against the cache its labelled targets come from and the crop it must hear."""
         from ..teachers.htsat_bart import HTSATBartTeacher
 
         teacher = HTSATBartTeacher.from_pretrained(folder, device=str(device))
         if teacher.embedding_dim != embedding_dim:
-            raise ValueError(f"the live teacher {folder} gives {teacher.embedding_dim}-d clip embeddings, the teacher "
-                             f"cache {embedding_dim}-d: the labelled and the streamed clips need the same teacher")
+            raise ValueError(
+                f"the live teacher {folder} gives {teacher.embedding_dim}-d clip embeddings, the teacher "
+                f"cache {embedding_dim}-d: the labelled and the streamed clips need the same teacher"
+            )
         if teacher.max_samples and crop_seconds * teacher.sampling_rate > teacher.max_samples:
-            raise ValueError(f"data.crop_seconds={crop_seconds} is longer than the live teacher's window "
-                             f"({teacher.max_samples / teacher.sampling_rate:.2f} s): it must hear the student's whole crop")
+            raise ValueError(
+                f"data.crop_seconds={crop_seconds} is longer than the live teacher's window "
+                f"({teacher.max_samples / teacher.sampling_rate:.2f} s): it must hear the student's whole crop"
+            )
         return cls(teacher, **kwargs)
 
     def complete(self, batch: Batch) -> Batch:
@@ -205,8 +241,9 @@ class LiveTeacher:
         clip_embeddings = embeddings.clip.float().numpy()
         captions = []
         for slot, (found, embedding) in enumerate(zip(hypotheses, clip_embeddings)):
-            targets = TeacherTargets(found[0].text, embedding, hypotheses=tuple(h.text for h in found),
-                                     scores=tuple(h.score for h in found))
+            targets = TeacherTargets(
+                found[0].text, embedding, hypotheses=tuple(h.text for h in found), scores=tuple(h.score for h in found)
+            )
             rng = np.random.default_rng([self.seed, 5, pending.global_step, pending.process_index, slot])
             captions.append(choose_teacher_caption(targets, self.caption_choice, rng, self.caption_temperature))
         batch.teacher_labels = caption_labels(self.tokenizer, pending.labelled_captions + captions, self.max_words)

@@ -43,25 +43,42 @@ KEEP_CHECKPOINTS = 2
 class DistillationModule(nn.Module):
     """The student plus the training-only distillation head (never saved with the model)."""
 
-    def __init__(self, student: EffNetTrmForAudioCaptioning, kd: KDConfig, teacher_dim: int | None,
-                 label_smoothing: float, spec_augment: bool = False, num_processes: int = 1,
-                 frozen_encoder_stages: int = 0, cache_frozen_stages: bool = False):
+    def __init__(
+        self,
+        student: EffNetTrmForAudioCaptioning,
+        kd: KDConfig,
+        teacher_dim: int | None,
+        label_smoothing: float,
+        spec_augment: bool = False,
+        num_processes: int = 1,
+        frozen_encoder_stages: int = 0,
+        cache_frozen_stages: bool = False,
+    ):
         super().__init__()
         self.student = student
-        self.frozen_stages = (FrozenEncoderStages(student.encoder, frozen_encoder_stages, cache_frozen_stages)
-                              if frozen_encoder_stages else None)
+        self.frozen_stages = (
+            FrozenEncoderStages(student.encoder, frozen_encoder_stages, cache_frozen_stages)
+            if frozen_encoder_stages
+            else None
+        )
         self.kd = kd
         self.label_smoothing = label_smoothing
         self.spec_augment = add_spec_augment(student) if spec_augment else None
         #: share of reference words fed to the decoder (scheduled sampling); the trainer lowers it
         self.teacher_forcing_ratio = 1.0
         self.contrastive = (
-            ContrastiveDistillationHead(student.config.encoder_hidden_size, teacher_dim, kd.shared_dim,
-                                        kd.init_temperature, global_batch=num_processes > 1)
-            if kd.encoder_loss == "contrastive" else None
+            ContrastiveDistillationHead(
+                student.config.encoder_hidden_size,
+                teacher_dim,
+                kd.shared_dim,
+                kd.init_temperature,
+                global_batch=num_processes > 1,
+            )
+            if kd.encoder_loss == "contrastive"
+            else None
         )
 
-    def train(self, mode: bool = True) -> "DistillationModule":
+    def train(self, mode: bool = True) -> DistillationModule:
         super().train(mode)
         if self.frozen_stages is not None:
             self.frozen_stages.keep_frozen_in_eval_mode()
@@ -77,8 +94,9 @@ class DistillationModule(nn.Module):
         if self.training and self.teacher_forcing_ratio < 1.0:
             with torch.no_grad():
                 first_pass = self.student(encoder_outputs=encoded, decoder_input_ids=decoder_input_ids).logits
-            decoder_input_ids = scheduled_sampling_inputs(decoder_input_ids, first_pass, self.teacher_forcing_ratio,
-                                                          self.student.config.pad_token_id)
+            decoder_input_ids = scheduled_sampling_inputs(
+                decoder_input_ids, first_pass, self.teacher_forcing_ratio, self.student.config.pad_token_id
+            )
         logits = self.student(encoder_outputs=encoded, decoder_input_ids=decoder_input_ids).logits
         return caption_loss(logits, labels, self.label_smoothing)
 
@@ -130,7 +148,7 @@ class TrainerState:
         (folder / STATE_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
-    def load(cls, folder: Path) -> "TrainerState":
+    def load(cls, folder: Path) -> TrainerState:
         return cls(**json.loads((folder / STATE_FILE).read_text()))
 
 
@@ -158,7 +176,9 @@ def _tokenizer(config: DistillConfig, corpus):
     return build_word_tokenizer(captions, min_count=config.model.min_word_count, max_words=config.training.max_words)
 
 
-def _student(config: DistillConfig, vocab_size: int, teacher_dim: int | None, report=print) -> EffNetTrmForAudioCaptioning:
+def _student(
+    config: DistillConfig, vocab_size: int, teacher_dim: int | None, report=print
+) -> EffNetTrmForAudioCaptioning:
     if config.model.init_from:
         return EffNetTrmForAudioCaptioning.from_pretrained(config.model.init_from)
     overrides = dict(config.model.config)
@@ -199,7 +219,9 @@ class Trainer:
             mixed_precision=training.mixed_precision,
             gradient_accumulation_steps=training.gradient_accumulation_steps,
             log_with=training.log_with,
-            project_config=ProjectConfiguration(project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")),
+            project_config=ProjectConfiguration(
+                project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")
+            ),
         )
         _check_process_count(self.accelerator.num_processes)
         set_seed(training.seed)
@@ -212,15 +234,21 @@ class Trainer:
                 check_teacher_alternatives(teacher, config.kd.sequence_kd_choice, config.data.teacher_cache)
         self.tokenizer = _tokenizer(config, corpus)
         student = _student(config, len(self.tokenizer), teacher_dim, report=self.accelerator.print)
-        self.module = DistillationModule(student, config.kd, teacher_dim, training.label_smoothing,
-                                         spec_augment=training.spec_augment,
-                                         num_processes=self.accelerator.num_processes,
-                                         frozen_encoder_stages=training.frozen_encoder_stages,
-                                         cache_frozen_stages=training.cache_frozen_stages)
+        self.module = DistillationModule(
+            student,
+            config.kd,
+            teacher_dim,
+            training.label_smoothing,
+            spec_augment=training.spec_augment,
+            num_processes=self.accelerator.num_processes,
+            frozen_encoder_stages=training.frozen_encoder_stages,
+            cache_frozen_stages=training.cache_frozen_stages,
+        )
         self.validation_rows = corpus[config.data.validation_split]
         if config.data.validation_limit:
-            self.validation_rows = self.validation_rows.select(range(min(config.data.validation_limit,
-                                                                         len(self.validation_rows))))
+            self.validation_rows = self.validation_rows.select(
+                range(min(config.data.validation_limit, len(self.validation_rows)))
+            )
 
         self.live_teacher = self._live_teacher(teacher_dim)
         self.batches, self.stream = self._batches(corpus, teacher, student.config.sampling_rate)
@@ -261,22 +289,37 @@ class Trainer:
             pool = load_from_disk(data.audio_only_dataset) if data.audio_only_dataset else corpus
             audio_only = source(pool[data.audio_only_split], False)
         batches = MixedBatches(
-            source(corpus[data.train_split], True), audio_only, self.tokenizer, EffNetTrmFeatureExtractor(rate),
-            training.labelled_batch_size, training.audio_only_batch_size if audio_only else 0, training.seed,
-            training.max_words, self.accelerator.process_index, self.accelerator.num_processes,
+            source(corpus[data.train_split], True),
+            audio_only,
+            self.tokenizer,
+            EffNetTrmFeatureExtractor(rate),
+            training.labelled_batch_size,
+            training.audio_only_batch_size if audio_only else 0,
+            training.seed,
+            training.max_words,
+            self.accelerator.process_index,
+            self.accelerator.num_processes,
         )
         if not data.audio_only_streaming:
             return batches, None
         from .streaming import StreamedBatches, open_audio_only_stream, shards_per_process
 
-        stream = open_audio_only_stream(data.audio_only_dataset, data.audio_only_split, self.accelerator.process_index,
-                                        self.accelerator.num_processes, data.audio_only_shuffle_buffer, training.seed)
+        stream = open_audio_only_stream(
+            data.audio_only_dataset,
+            data.audio_only_split,
+            self.accelerator.process_index,
+            self.accelerator.num_processes,
+            data.audio_only_shuffle_buffer,
+            training.seed,
+        )
         shards = shards_per_process(stream, self.accelerator.num_processes)
         if max(1, training.num_workers) > shards:
             raise ValueError(
-                f"the audio-only stream {data.audio_only_dataset} has {stream.num_shards} shards, {shards} per process: "
+                f"the audio-only stream {data.audio_only_dataset} has {stream.num_shards} shards, "
+                f"{shards} per process: "
                 f"at most {shards} DataLoader workers can read it (training.num_workers={training.num_workers}); "
-                "lower training.num_workers or store the pool in more files")
+                "lower training.num_workers or store the pool in more files"
+            )
         make_clip = ClipMaker(rate, data.crop_seconds, teacher, **choice)
         live_rate = self.live_teacher.teacher.sampling_rate if self.live_teacher else None
         return batches, StreamedBatches(batches, stream, make_clip, training.audio_only_batch_size, live_rate)
@@ -289,9 +332,16 @@ class Trainer:
         from .streaming import LiveTeacher
 
         return LiveTeacher.from_pretrained(
-            data.audio_only_live_teacher, self.accelerator.device, teacher_dim, data.crop_seconds,
-            tokenizer=self.tokenizer, max_words=self.config.training.max_words, seed=self.config.training.seed,
-            caption_choice=kd.sequence_kd_choice, caption_temperature=kd.sequence_kd_temperature)
+            data.audio_only_live_teacher,
+            self.accelerator.device,
+            teacher_dim,
+            data.crop_seconds,
+            tokenizer=self.tokenizer,
+            max_words=self.config.training.max_words,
+            seed=self.config.training.seed,
+            caption_choice=kd.sequence_kd_choice,
+            caption_temperature=kd.sequence_kd_temperature,
+        )
 
     def complete(self, batch: Batch) -> Batch:
         """A batch from the loader, ready to train on: the live teacher's targets added where it has any."""
@@ -313,7 +363,10 @@ class Trainer:
             # process whose parent already used them
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         return torch.utils.data.DataLoader(
-            dataset, batch_size=None, sampler=sampler, num_workers=training.num_workers,
+            dataset,
+            batch_size=None,
+            sampler=sampler,
+            num_workers=training.num_workers,
             prefetch_factor=training.prefetch_factor if training.num_workers else None,
             pin_memory=self.accelerator.device.type == "cuda",
             # its own generator: starting an iterator must not draw from the global RNG (dropout), or a
@@ -361,7 +414,8 @@ class Trainer:
         training = self.config.training
         total_steps = self.batches.steps_per_epoch * training.epochs
         self.accelerator.unwrap_model(self.module).teacher_forcing_ratio = teacher_forcing_ratio(
-            self.state.global_step / total_steps, training.scheduled_sampling_final_ratio)
+            self.state.global_step / total_steps, training.scheduled_sampling_final_ratio
+        )
         with self.accelerator.accumulate(self.module):
             terms = self.module(batch.to(self.accelerator.device))
             loss = terms["total"]
@@ -388,8 +442,13 @@ class Trainer:
             self.resume(resume)
         steps_per_epoch = self.batches.steps_per_epoch
         total_steps = steps_per_epoch * training.epochs
-        progress = tqdm(total=total_steps, initial=self.state.global_step, desc="distilling", unit="step",
-                        disable=not self.accelerator.is_local_main_process)
+        progress = tqdm(
+            total=total_steps,
+            initial=self.state.global_step,
+            desc="distilling",
+            unit="step",
+            disable=not self.accelerator.is_local_main_process,
+        )
         started = time.perf_counter()
         if self.state.step == steps_per_epoch:  # stopped after an epoch's last step, before the epoch's end
             self.end_epoch()
@@ -407,8 +466,10 @@ class Trainer:
                 progress.update()
                 progress.set_postfix(epoch=self.state.epoch, **{k: f"{v:.3f}" for k, v in terms.items()})
                 if training.log_with:
-                    self.accelerator.log({f"loss/{k}": v for k, v in terms.items()} |
-                                         {"lr": self.scheduler.get_last_lr()[0]}, step=self.state.global_step)
+                    self.accelerator.log(
+                        {f"loss/{k}": v for k, v in terms.items()} | {"lr": self.scheduler.get_last_lr()[0]},
+                        step=self.state.global_step,
+                    )
                 if training.save_every_steps and self.state.global_step % training.save_every_steps == 0:
                     self.save_checkpoint()
                 if stop_after_steps and self.state.global_step >= stop_after_steps:
@@ -456,8 +517,13 @@ class Trainer:
 
         rank, world = self.accelerator.process_index, self.accelerator.num_processes
         share = self.validation_rows.select(range(rank, len(self.validation_rows), world))
-        captions = caption_split(self.captioner(student), share, progress=False,
-                                 num_beams=self.config.training.num_beams, max_new_tokens=self.config.training.max_words)
+        captions = caption_split(
+            self.captioner(student),
+            share,
+            progress=False,
+            num_beams=self.config.training.num_beams,
+            max_new_tokens=self.config.training.max_words,
+        )
         if world == 1:
             return captions
         gathered = gather_object([(rank + world * i, caption) for i, caption in enumerate(captions)])
@@ -488,10 +554,14 @@ class Trainer:
             self.accelerator.log({f"validation/{k}": v for k, v in measured.items()}, step=self.state.global_step)
         key = selection_key(score, measured["distinct_fraction"], training.min_distinct_fraction)
         selected = key > (self.state.best_eligible, self.state.best_score)
-        name = f"epoch {self.state.epoch}" if weights == "epoch" else \
-            f"average of epochs {training.swa_start_epoch}-{self.state.epoch}"
+        name = (
+            f"epoch {self.state.epoch}"
+            if weights == "epoch"
+            else f"average of epochs {training.swa_start_epoch}-{self.state.epoch}"
+        )
         self.accelerator.print(
-            f"{name} validation: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.corpus.items())
+            f"{name} validation: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in scores.corpus.items())
             + f", distinct captions {distinct} of {len(predictions)}"
             + ("" if key[0] else f" (below training.min_distinct_fraction {training.min_distinct_fraction})")
             + (" -> selected" if selected else "")
@@ -530,32 +600,65 @@ class Trainer:
 def selection_note(config: DistillConfig, state: TrainerState, best: dict) -> str:
     """Which checkpoint the folder holds and why, in a sentence."""
     training = config.training
-    distinct = (f"{best['distinct_captions']} distinct validation captions ({best['distinct_fraction']:.0%})"
-                if "distinct_captions" in best else "distinct captions not recorded")
+    distinct = (
+        f"{best['distinct_captions']} distinct validation captions ({best['distinct_fraction']:.0%})"
+        if "distinct_captions" in best
+        else "distinct captions not recorded"
+    )
     validated = len(state.history or [])
     if state.best_weights == "swa":
-        return (f"The weights are the average of those after epochs {training.swa_start_epoch}-{state.best_epoch} "
-                f"(SWA). " + selection_note(config, replace(state, best_weights="epoch"), best))
+        return (
+            f"The weights are the average of those after epochs {training.swa_start_epoch}-{state.best_epoch} "
+            f"(SWA). " + selection_note(config, replace(state, best_weights="epoch"), best)
+        )
     if not training.min_distinct_fraction:
-        return (f"Selected: the best {training.selection_metric} of {validated} validations (the paper's rule); "
-                f"{distinct}.")
+        return (
+            f"Selected: the best {training.selection_metric} of {validated} validations (the paper's rule); {distinct}."
+        )
     if state.best_eligible:
-        return (f"Selected: the best {training.selection_metric} of the validations whose captions were at least "
-                f"{training.min_distinct_fraction:.0%} distinct (training.min_distinct_fraction); {distinct}.")
-    return (f"**Warning**: no validation reached {training.min_distinct_fraction:.0%} distinct captions "
-            f"(training.min_distinct_fraction): this is the best {training.selection_metric} of {validated} "
-            f"validations, and it may have collapsed onto a few sentences; {distinct}.")
+        return (
+            f"Selected: the best {training.selection_metric} of the validations whose captions were at least "
+            f"{training.min_distinct_fraction:.0%} distinct (training.min_distinct_fraction); {distinct}."
+        )
+    return (
+        f"**Warning**: no validation reached {training.min_distinct_fraction:.0%} distinct captions "
+        f"(training.min_distinct_fraction): this is the best {training.selection_metric} of {validated} "
+        f"validations, and it may have collapsed onto a few sentences; {distinct}."
+    )
+
+
+def _on_off(flag) -> str:
+    return "on" if flag else "off"
 
 
 def model_card(config: DistillConfig, state: TrainerState, test_scores: dict | None = None) -> str:
     """README.md for the model folder: metadata, how it was trained, the measured scores."""
-    best = next((h for h in state.history or [] if h["epoch"] == state.best_epoch
-                 and h.get("weights", "epoch") == state.best_weights), {})
-    rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in best.items() if k not in ("epoch", "weights", "distinct_captions",
-                                                                                   "distinct_fraction"))
-    test = "\n".join(f"| {k} | {v:.4f} |" for k, v in (test_scores or {}).items())
-    kd = config.kd
-    return f"""---
+    best = next(
+        (
+            h
+            for h in state.history or []
+            if h["epoch"] == state.best_epoch and h.get("weights", "epoch") == state.best_weights
+        ),
+        {},
+    )
+    not_scores = ("epoch", "weights", "distinct_captions", "distinct_fraction")
+    rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in best.items() if k not in not_scores)
+    kd, training, data = config.kd, config.training, config.data
+    scheduled_sampling = (
+        f"linear to {training.scheduled_sampling_final_ratio}" if training.scheduled_sampling_final_ratio < 1 else "off"
+    )
+    weight_averaging = f"from epoch {training.swa_start_epoch}" if training.swa_start_epoch else "off"
+    frozen = training.frozen_encoder_stages
+    encoder = (
+        f"stem and first {frozen} stages frozen (their weights as initialised), the rest trained"
+        if frozen
+        else "trained whole"
+    )
+    if config.model.encoder_init_from:
+        encoder += f", initialised from `{config.model.encoder_init_from}`"
+    audio_only_batch = training.audio_only_batch_size if data.audio_only_split else 0
+    validated_weights = f"{'SWA up to ' if state.best_weights == 'swa' else ''}epoch {state.best_epoch}"
+    card = f"""---
 library_name: transformers
 pipeline_tag: audio-to-text
 tags: [audio-captioning, knowledge-distillation, effnet-trm]
@@ -568,32 +671,31 @@ An EfficientNet-B2 + 2-layer Transformer captioner (Xu et al., Interspeech 2024)
 `train_distill.py` from the effnet-trm package. Load it with
 `AutoModel.from_pretrained(<this folder>, trust_remote_code=True)`; caption with `generate()`.
 
-- Data: `{config.data.dataset}` (labelled split `{config.data.train_split}`, audio-only split
-  `{config.data.audio_only_split}`), teacher cache `{config.data.teacher_cache}`.
-- Losses: L_sup (weight {kd.sup_weight}) + L_seq ({'on' if kd.sequence_kd else 'off'}, weight {kd.seq_weight})
+- Data: `{data.dataset}` (labelled split `{data.train_split}`, audio-only split
+  `{data.audio_only_split}`), teacher cache `{data.teacher_cache}`.
+- Losses: L_sup (weight {kd.sup_weight}) + L_seq ({_on_off(kd.sequence_kd)}, weight {kd.seq_weight})
   + L_enc `{kd.encoder_loss}` (weight {kd.enc_weight}); sequence KD targets: `{kd.sequence_kd_choice}`.
-- Regularisers: SpecAugment {'on' if config.training.spec_augment else 'off'}, scheduled sampling
-  {f"linear to {config.training.scheduled_sampling_final_ratio}" if config.training.scheduled_sampling_final_ratio < 1
-   else 'off'}, weight averaging {f"from epoch {config.training.swa_start_epoch}" if config.training.swa_start_epoch
-   else 'off'}.
-- Encoder: {f"stem and first {config.training.frozen_encoder_stages} stages frozen (their weights as initialised), the rest trained"
-   if config.training.frozen_encoder_stages else "trained whole"}{f", initialised from `{config.model.encoder_init_from}`"
-   if config.model.encoder_init_from else ""}.
-- {config.training.epochs} epochs, {config.training.labelled_batch_size} labelled +
-  {config.training.audio_only_batch_size if config.data.audio_only_split else 0} audio-only clips per step,
-  peak LR {config.training.lr}.
+- Regularisers: SpecAugment {_on_off(training.spec_augment)}, scheduled sampling {scheduled_sampling},
+  weight averaging {weight_averaging}.
+- Encoder: {encoder}.
+- {training.epochs} epochs, {training.labelled_batch_size} labelled + {audio_only_batch} audio-only clips per step,
+  peak LR {training.lr}.
 
-## Validation scores of this checkpoint ({"SWA up to " if state.best_weights == "swa" else ""}epoch {state.best_epoch}, beam {config.training.num_beams})
+## Validation scores of this checkpoint ({validated_weights}, beam {training.num_beams})
 
 {selection_note(config, state, best)}
 
 | metric | score |
 |---|---|
 {rows}
-""" + (f"""
+"""
+    if test_scores:
+        test = "\n".join(f"| {k} | {v:.4f} |" for k, v in test_scores.items())
+        card += f"""
 ## Test scores
 
 | metric | score |
 |---|---|
 {test}
-""" if test_scores else "")
+"""
+    return card

@@ -1,7 +1,7 @@
 """`effnet-trm evaluate` (and `python evaluate_captions.py`): score a model or a predictions file.
 
-    effnet-trm evaluate --model outputs/demo/student --dataset data/demo_quick --split test
-    effnet-trm evaluate --predictions preds.jsonl --dataset data/demo_quick --split test
+effnet-trm evaluate --model outputs/demo/student --dataset data/demo_quick --split test
+effnet-trm evaluate --predictions preds.jsonl --dataset data/demo_quick --split test
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--predictions", help="CSV or JSON lines with audio_id and prediction")
     parser.add_argument("--dataset", required=True, help="DatasetDict folder (save_to_disk)")
     parser.add_argument("--split", default="test")
-    parser.add_argument("--out", default=None, help="folder for summary.json and per_clip.csv "
-                        "(default: outputs/eval/<split>)")
+    parser.add_argument(
+        "--out", default=None, help="folder for summary.json and per_clip.csv (default: outputs/eval/<split>)"
+    )
     parser.add_argument("--metrics", nargs="+", default=list(ALL_METRICS), choices=ALL_METRICS)
     parser.add_argument("--num-beams", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=8)
@@ -39,22 +40,33 @@ def run(args: argparse.Namespace) -> int:
         except ModelNotFoundError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        predictions = caption_split(captioner, rows, batch_size=args.batch_size, failures=failures,
-                                    num_beams=args.num_beams)
+        predictions = caption_split(
+            captioner, rows, batch_size=args.batch_size, failures=failures, num_beams=args.num_beams
+        )
     else:
         predictions = read_predictions(args.predictions)
     evaluation = evaluate_split(rows, predictions, metrics=args.metrics)
     out = args.out or f"outputs/eval/{args.split}"
     summary, per_clip = write_report(
-        evaluation, out, extra={"model": args.model, "predictions": args.predictions, "dataset": args.dataset,
-                                "split": args.split, "clips": len(rows), "num_beams": args.num_beams,
-                                "failed_clips": failures},
+        evaluation,
+        out,
+        extra={
+            "model": args.model,
+            "predictions": args.predictions,
+            "dataset": args.dataset,
+            "split": args.split,
+            "clips": len(rows),
+            "num_beams": args.num_beams,
+            "failed_clips": failures,
+        },
     )
     print(format_table(evaluation.scores))
     print(f"\n{len(rows)} clips; wrote {summary} and {per_clip}")
     if failures:
-        print(f"{len(failures)} clips could not be captioned (scored as empty captions; listed in {summary}):",
-              file=sys.stderr)
+        print(
+            f"{len(failures)} clips could not be captioned (scored as empty captions; listed in {summary}):",
+            file=sys.stderr,
+        )
         for audio_id, error in failures.items():
             print(f"{audio_id}\terror: {error}", file=sys.stderr)
     return 1 if failures else 0

@@ -24,8 +24,18 @@ logger = logging.getLogger(__name__)
 
 #: Every metric this module knows, in report order.
 ALL_METRICS = (
-    "bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider_d",
-    "spice", "spider", "spider_fl", "fense", "sbert_sim_minilm",
+    "bleu_1",
+    "bleu_2",
+    "bleu_3",
+    "bleu_4",
+    "meteor",
+    "rouge_l",
+    "cider_d",
+    "spice",
+    "spider",
+    "spider_fl",
+    "fense",
+    "sbert_sim_minilm",
 )
 #: The offline set used for training validation (no SPICE/FENSE start-up cost).
 VALIDATION_METRICS = ("bleu_1", "bleu_4", "meteor", "rouge_l", "cider_d")

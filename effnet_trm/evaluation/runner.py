@@ -34,8 +34,14 @@ def load_split(dataset_dir: str, split: str, limit: int | None = None):
     return rows.select(range(min(limit, len(rows)))) if limit else rows
 
 
-def caption_split(captioner, rows, batch_size: int = 8, progress: bool = True,
-                  failures: dict[str, str] | None = None, **generate_kwargs) -> list[str]:
+def caption_split(
+    captioner,
+    rows,
+    batch_size: int = 8,
+    progress: bool = True,
+    failures: dict[str, str] | None = None,
+    **generate_kwargs,
+) -> list[str]:
     """Captions for every row of a split (beam 3 by default), batched, with a progress bar.
 
     A clip that cannot be decoded or captioned gets an empty prediction (it scores as a wrong caption)
@@ -57,8 +63,11 @@ def caption_split(captioner, rows, batch_size: int = 8, progress: bool = True,
                 waveforms[index] = decode_audio(audio, rate)
             except Exception as error:  # noqa: BLE001 - one bad clip must not end the evaluation
                 errors[index] = one_line(error)
-        captions = dict(zip(waveforms, captioner.caption_each(list(waveforms.values()), **generate_kwargs))) \
-            if waveforms else {}
+        captions = (
+            dict(zip(waveforms, captioner.caption_each(list(waveforms.values()), **generate_kwargs)))
+            if waveforms
+            else {}
+        )
         for index, audio_id in enumerate(batch["audio_id"]):
             caption = captions.get(index)
             if isinstance(caption, Exception):
@@ -116,8 +125,12 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, extra: dict | None
         writer.writerow(["audio_id", "prediction", "references", *metric_names])
         for i, audio_id in enumerate(evaluation.audio_ids):
             writer.writerow(
-                [audio_id, evaluation.predictions[i], " | ".join(evaluation.references[i]),
-                 *(f"{evaluation.scores.per_clip[name][i]:.4f}" for name in metric_names)]
+                [
+                    audio_id,
+                    evaluation.predictions[i],
+                    " | ".join(evaluation.references[i]),
+                    *(f"{evaluation.scores.per_clip[name][i]:.4f}" for name in metric_names),
+                ]
             )
     return summary, per_clip
 

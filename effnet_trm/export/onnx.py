@@ -27,13 +27,31 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..decoding import (DEFAULT_SEARCH, ENCODER_CHUNK, FAST_SEARCH_SETTINGS, beam_search, cross_keys_values, embed_step,
-                        fast_search_settings, finish_layer_step, fused_qkv, pad_sequences, padding_id, split_heads)
+from ..decoding import (
+    DEFAULT_SEARCH,
+    ENCODER_CHUNK,
+    FAST_SEARCH_SETTINGS,
+    beam_search,
+    cross_keys_values,
+    embed_step,
+    fast_search_settings,
+    finish_layer_step,
+    fused_qkv,
+    pad_sequences,
+    padding_id,
+    split_heads,
+)
 from ..inference import Captioner, resolve_model
 
 EXPORT_INFO = "onnx_export.json"
-COPIED_FILES = ("config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json",
-                "tokenizer_config.json", "special_tokens_map.json")
+COPIED_FILES = (
+    "config.json",
+    "generation_config.json",
+    "preprocessor_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+)
 
 
 class _ExportableLogMel(nn.Module):
@@ -52,8 +70,9 @@ class _ExportableLogMel(nn.Module):
         angle = 2 * math.pi * frequency[:, None] * time[None, :] / n_fft
         basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])  # (2 * bins, n_fft)
         self.register_buffer("basis", basis.float().unsqueeze(1), persistent=False)
-        filters = mel_filterbank(n_fft // 2 + 1, front_end.f_min, front_end.f_max, front_end.n_mels,
-                                 front_end.sampling_rate)
+        filters = mel_filterbank(
+            n_fft // 2 + 1, front_end.f_min, front_end.f_max, front_end.n_mels, front_end.sampling_rate
+        )
         self.register_buffer("filters_t", filters.T.contiguous().float(), persistent=False)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
@@ -113,8 +132,9 @@ class _DecoderStepGraph(nn.Module):
             values = torch.cat([past_values[index], value], dim=2)
             new_keys.append(keys)
             new_values.append(values)
-            hidden = finish_layer_step(layer, hidden, query, keys, values, cross_keys[index], cross_values[index],
-                                       memory_mask)
+            hidden = finish_layer_step(
+                layer, hidden, query, keys, values, cross_keys[index], cross_values[index], memory_mask
+            )
         log_probs = torch.log_softmax(self.model.lm_head(hidden[:, -1]), dim=-1)
         return log_probs, torch.stack(new_keys), torch.stack(new_values)
 
@@ -143,26 +163,60 @@ def export_onnx(model_or_path, out_dir: str | Path, quantize: str | None = None,
     waveform = torch.randn(2, config.sampling_rate) * 0.1
     with torch.no_grad():
         cross_keys, cross_values = _EncoderGraph(model)(waveform)
-    _export(_EncoderGraph(model), (waveform,), out_dir / "encoder.onnx", ["input_values"],
-            ["cross_keys", "cross_values"],
-            {"input_values": {0: "batch", 1: "samples"}, "cross_keys": {1: "batch", 3: "frames"},
-             "cross_values": {1: "batch", 3: "frames"}}, opset)
+    _export(
+        _EncoderGraph(model),
+        (waveform,),
+        out_dir / "encoder.onnx",
+        ["input_values"],
+        ["cross_keys", "cross_values"],
+        {
+            "input_values": {0: "batch", 1: "samples"},
+            "cross_keys": {1: "batch", 3: "frames"},
+            "cross_values": {1: "batch", 3: "frames"},
+        },
+        opset,
+    )
     past = torch.zeros(layers, 2, heads, 3, head_dim)
-    step_inputs = (torch.ones(2, 1, dtype=torch.long), past, past, cross_keys, cross_values,
-                   torch.ones(2, cross_keys.shape[3], dtype=torch.bool))
+    step_inputs = (
+        torch.ones(2, 1, dtype=torch.long),
+        past,
+        past,
+        cross_keys,
+        cross_values,
+        torch.ones(2, cross_keys.shape[3], dtype=torch.bool),
+    )
     kv_axes = {1: "batch", 3: "past"}
-    _export(_DecoderStepGraph(model), step_inputs, out_dir / "decoder.onnx",
-            ["input_ids", "past_keys", "past_values", "cross_keys", "cross_values", "frame_mask"],
-            ["log_probs", "present_keys", "present_values"],
-            {"input_ids": {0: "batch"}, "past_keys": kv_axes, "past_values": kv_axes,
-             "cross_keys": {1: "batch", 3: "frames"}, "cross_values": {1: "batch", 3: "frames"},
-             "frame_mask": {0: "batch", 1: "frames"}, "log_probs": {0: "batch"},
-             "present_keys": {1: "batch", 3: "present"}, "present_values": {1: "batch", 3: "present"}}, opset)
+    _export(
+        _DecoderStepGraph(model),
+        step_inputs,
+        out_dir / "decoder.onnx",
+        ["input_ids", "past_keys", "past_values", "cross_keys", "cross_values", "frame_mask"],
+        ["log_probs", "present_keys", "present_values"],
+        {
+            "input_ids": {0: "batch"},
+            "past_keys": kv_axes,
+            "past_values": kv_axes,
+            "cross_keys": {1: "batch", 3: "frames"},
+            "cross_values": {1: "batch", 3: "frames"},
+            "frame_mask": {0: "batch", 1: "frames"},
+            "log_probs": {0: "batch"},
+            "present_keys": {1: "batch", 3: "present"},
+            "present_values": {1: "batch", 3: "present"},
+        },
+        opset,
+    )
     files = {"encoder": "encoder.onnx", "decoder": "decoder.onnx"}
     if quantize:
         files = quantize_int8(out_dir) if quantize == "int8" else _unknown_quantization(quantize)
-    info = {"format": "onnx", "files": files, "layers": layers, "heads": heads, "head_dim": head_dim,
-            "hop_length": model.encoder.front_end.hop_length, "time_stride": config.encoder_time_stride}
+    info = {
+        "format": "onnx",
+        "files": files,
+        "layers": layers,
+        "heads": heads,
+        "head_dim": head_dim,
+        "hop_length": model.encoder.front_end.hop_length,
+        "time_stride": config.encoder_time_stride,
+    }
     (out_dir / EXPORT_INFO).write_text(json.dumps(info, indent=2) + "\n")
     return out_dir
 
@@ -173,8 +227,16 @@ def _unknown_quantization(quantize: str):
 
 def _export(module, inputs, path, input_names, output_names, dynamic_axes, opset) -> None:
     with torch.no_grad():
-        torch.onnx.export(module, inputs, str(path), input_names=input_names, output_names=output_names,
-                          dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False)
+        torch.onnx.export(
+            module,
+            inputs,
+            str(path),
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_axes=dynamic_axes,
+            opset_version=opset,
+            dynamo=False,
+        )
 
 
 #: Weights per int8 scale in the quantized decoder graph (MatMulNBits blocks along the input dimension).
@@ -198,8 +260,14 @@ def quantize_int8(out_dir: Path) -> dict:
 
     # it reports every node of the graph at INFO level
     logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
-    quantizer = MatMulNBitsQuantizer(str(out_dir / "decoder.onnx"), bits=8, block_size=INT8_BLOCK_SIZE,
-                                     is_symmetric=True, accuracy_level=4, op_types_to_quantize=("MatMul",))
+    quantizer = MatMulNBitsQuantizer(
+        str(out_dir / "decoder.onnx"),
+        bits=8,
+        block_size=INT8_BLOCK_SIZE,
+        is_symmetric=True,
+        accuracy_level=4,
+        op_types_to_quantize=("MatMul",),
+    )
     quantizer.process()
     quantizer.model.save_model_to_file(str(out_dir / "decoder.int8.onnx"), use_external_data_format=False)
     return {"encoder": "encoder.onnx", "decoder": "decoder.int8.onnx"}
@@ -208,7 +276,9 @@ def quantize_int8(out_dir: Path) -> dict:
 class OnnxCaptioner(Captioner):
     """`Captioner` over an ONNX export: same `caption()` / `caption_files()`, run by ONNX Runtime."""
 
-    def __init__(self, export_dir: str | Path, threads: int | None = None, batch_size: int = 8, variant: str | None = None):
+    def __init__(
+        self, export_dir: str | Path, threads: int | None = None, batch_size: int = 8, variant: str | None = None
+    ):
         import onnxruntime as ort
         from transformers import GenerationConfig, PreTrainedTokenizerFast
 
@@ -231,8 +301,11 @@ class OnnxCaptioner(Captioner):
         self.decoder_session = ort.InferenceSession(str(export_dir / files["decoder"]), options, providers=providers)
         self.info = info
         self._config = EffNetTrmConfig.from_pretrained(export_dir)
-        self.generation_config = GenerationConfig.from_pretrained(export_dir) \
-            if (export_dir / "generation_config.json").is_file() else GenerationConfig()
+        self.generation_config = (
+            GenerationConfig.from_pretrained(export_dir)
+            if (export_dir / "generation_config.json").is_file()
+            else GenerationConfig()
+        )
         self.model = None
         # a bare model export (benchmarks) has no tokenizer: ids only
         has_tokenizer = (export_dir / "tokenizer.json").is_file()
@@ -264,9 +337,23 @@ class OnnxCaptioner(Captioner):
         for length, rows in groups.items():
             # ENCODER_CHUNK clips per call, as in PyTorch: large batches of long clips cost more per clip
             padding = ((0, 0), (0, max(0, shortest - length)))
-            outputs = [self.encoder_session.run(None, {"input_values": np.pad(np.stack(
-                [np.asarray(waveforms[i], dtype=np.float32) for i in rows[start : start + ENCODER_CHUNK]]), padding)})
-                for start in range(0, len(rows), ENCODER_CHUNK)]
+            outputs = [
+                self.encoder_session.run(
+                    None,
+                    {
+                        "input_values": np.pad(
+                            np.stack(
+                                [
+                                    np.asarray(waveforms[i], dtype=np.float32)
+                                    for i in rows[start : start + ENCODER_CHUNK]
+                                ]
+                            ),
+                            padding,
+                        )
+                    },
+                )
+                for start in range(0, len(rows), ENCODER_CHUNK)
+            ]
             pieces[length] = [np.concatenate(parts, axis=1) for parts in zip(*outputs)]
         max_frames = max(keys.shape[3] for keys, _ in pieces.values())
         any_keys = next(iter(pieces.values()))[0]
@@ -285,14 +372,23 @@ class OnnxCaptioner(Captioner):
         """Token ids `(batch * num_return_sequences, length)` starting with `<bos>` (beam or greedy search)."""
         settings = fast_search_settings(self.generation_config, {**DEFAULT_SEARCH, **generate_kwargs})
         if settings is None:
-            raise ValueError("the ONNX captioner decodes with beam search or greedy search only; unsupported "
-                             f"settings: {sorted(set(generate_kwargs) - FAST_SEARCH_SETTINGS) or generate_kwargs}")
+            raise ValueError(
+                "the ONNX captioner decodes with beam search or greedy search only; unsupported "
+                f"settings: {sorted(set(generate_kwargs) - FAST_SEARCH_SETTINGS) or generate_kwargs}"
+            )
         cross_keys, cross_values, mask = self.encode(waveforms)
         num_beams, max_new_tokens = settings.pop("num_beams"), settings.pop("max_new_tokens")
         decoder = OnnxIncrementalDecoder(self.decoder_session, cross_keys, cross_values, mask, num_beams)
-        sequences = beam_search(decoder, len(waveforms), num_beams, max_new_tokens,
-                                bos=self._config.decoder_start_token_id, eos=self._config.eos_token_id,
-                                suppress=settings.pop("suppress_tokens"), **settings)
+        sequences = beam_search(
+            decoder,
+            len(waveforms),
+            num_beams,
+            max_new_tokens,
+            bos=self._config.decoder_start_token_id,
+            eos=self._config.eos_token_id,
+            suppress=settings.pop("suppress_tokens"),
+            **settings,
+        )
         return pad_sequences(sequences, padding_id(self.generation_config, self._config, num_beams))
 
 
@@ -310,9 +406,17 @@ class OnnxIncrementalDecoder:
         self.past_values = self.past_keys.copy()
 
     def step(self, tokens: np.ndarray) -> np.ndarray:
-        log_probs, self.past_keys, self.past_values = self.session.run(None, {
-            "input_ids": tokens.reshape(-1, 1), "past_keys": self.past_keys, "past_values": self.past_values,
-            "cross_keys": self.cross_keys, "cross_values": self.cross_values, "frame_mask": self.mask})
+        log_probs, self.past_keys, self.past_values = self.session.run(
+            None,
+            {
+                "input_ids": tokens.reshape(-1, 1),
+                "past_keys": self.past_keys,
+                "past_values": self.past_values,
+                "cross_keys": self.cross_keys,
+                "cross_values": self.cross_values,
+                "frame_mask": self.mask,
+            },
+        )
         return log_probs.astype(np.float32, copy=False)
 
     def reorder(self, rows: np.ndarray) -> None:
@@ -328,7 +432,9 @@ def load_captioner(name_or_path: str | None = None, **kwargs) -> Captioner:
     if name_or_path is not None and is_onnx_export(name_or_path):
         kwargs.pop("device", None)
         if kwargs.pop("quantize", None):
-            raise ValueError(f"{name_or_path} is an ONNX export: its graphs were quantized (or not) when exported; "
-                             "run `effnet-trm export --format onnx --quantize int8` for int8 graphs")
+            raise ValueError(
+                f"{name_or_path} is an ONNX export: its graphs were quantized (or not) when exported; "
+                "run `effnet-trm export --format onnx --quantize int8` for int8 graphs"
+            )
         return OnnxCaptioner(name_or_path, **kwargs)
     return Captioner.from_pretrained(name_or_path, **kwargs)

@@ -45,12 +45,22 @@ def main(argv=None) -> int:
     parser.add_argument("--encoder", choices=["effnet_b2", "htsat_demo"], default="effnet_b2")
     parser.add_argument("--data", nargs="+", help="unlabelled clips: folder or folder:split (train side only)")
     parser.add_argument("--out", help="output folder (encoder.safetensors + pretraining.json)")
-    for name, default in (("steps", None), ("batch-size", None), ("lr", None), ("crop-patches", None),
-                          ("heldout-clips", None), ("eval-every", None), ("seed", None)):
+    for name, default in (
+        ("steps", None),
+        ("batch-size", None),
+        ("lr", None),
+        ("crop-patches", None),
+        ("heldout-clips", None),
+        ("eval-every", None),
+        ("seed", None),
+    ):
         parser.add_argument(f"--{name}", type=float if name == "lr" else int, default=default)
     args = parser.parse_args(argv)
-    overrides = {key: value for key, value in vars(args).items()
-                 if key in PretrainConfig.__dataclass_fields__ and key not in ("encoder", "data") and value is not None}
+    overrides = {
+        key: value
+        for key, value in vars(args).items()
+        if key in PretrainConfig.__dataclass_fields__ and key not in ("encoder", "data") and value is not None
+    }
     if args.demo:
         data = demo_data()
         for encoder, settings in DEMO_RUNS.items():

@@ -30,8 +30,11 @@ class PretrainingEncoder(nn.Module):
 
     def saved_state(self) -> dict[str, torch.Tensor]:
         """The backbone's weights in float16 (half the file; plenty for an initialisation)."""
-        return {name: (tensor.half() if tensor.is_floating_point() else tensor).contiguous()
-                for name, tensor in self.backbone.state_dict().items() if not name.startswith(self.not_saved)}
+        return {
+            name: (tensor.half() if tensor.is_floating_point() else tensor).contiguous()
+            for name, tensor in self.backbone.state_dict().items()
+            if not name.startswith(self.not_saved)
+        }
 
 
 class EffNetB2Encoder(PretrainingEncoder):

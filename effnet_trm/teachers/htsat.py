@@ -67,12 +67,24 @@ class AudioFeature(nn.Module):
         from torchlibrosa import LogmelFilterBank, Spectrogram
 
         self.mel_trans = Spectrogram(
-            n_fft=config.n_fft, hop_length=config.hop_length, win_length=config.n_fft, window="hann",
-            center=True, pad_mode="reflect", freeze_parameters=True,
+            n_fft=config.n_fft,
+            hop_length=config.hop_length,
+            win_length=config.n_fft,
+            window="hann",
+            center=True,
+            pad_mode="reflect",
+            freeze_parameters=True,
         )
         self.log_trans = LogmelFilterBank(
-            sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.f_min, fmax=config.f_max,
-            ref=1.0, amin=1e-10, top_db=None, freeze_parameters=True,
+            sr=config.sample_rate,
+            n_fft=config.n_fft,
+            n_mels=config.n_mels,
+            fmin=config.f_min,
+            fmax=config.f_max,
+            ref=1.0,
+            amin=1e-10,
+            top_db=None,
+            freeze_parameters=True,
         )
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
@@ -207,8 +219,9 @@ class BasicLayer(nn.Module):
     def __init__(self, dim, resolution, depth, num_heads, window, mlp_ratio, drop_paths, downsample):
         super().__init__()
         self.blocks = nn.ModuleList(
-            SwinTransformerBlock(dim, resolution, num_heads, window, 0 if i % 2 == 0 else window // 2, mlp_ratio,
-                                 drop_paths[i])
+            SwinTransformerBlock(
+                dim, resolution, num_heads, window, 0 if i % 2 == 0 else window // 2, mlp_ratio, drop_paths[i]
+            )
             for i in range(depth)
         )
         self.downsample = PatchMerging(resolution, dim) if downsample else None
@@ -238,8 +251,9 @@ class HTSAT(nn.Module):
 
         self.config = config
         self.audio_feats_extractor = AudioFeature(config)
-        self.spec_augmenter = SpecAugmentation(time_drop_width=64, time_stripes_num=2, freq_drop_width=8,
-                                               freq_stripes_num=2)
+        self.spec_augmenter = SpecAugmentation(
+            time_drop_width=64, time_stripes_num=2, freq_drop_width=8, freq_stripes_num=2
+        )
         self.bn0 = nn.BatchNorm2d(config.n_mels)
         self.patch_embed = PatchEmbed(config)
         grid = config.spec_size // config.patch_stride
@@ -249,8 +263,13 @@ class HTSAT(nn.Module):
             start = sum(config.depths[:i])
             self.layers.append(
                 BasicLayer(
-                    config.embed_dim * 2**i, (grid // 2**i, grid // 2**i), depth, config.num_heads[i],
-                    config.window_size, config.mlp_ratio, drop_paths[start : start + depth],
+                    config.embed_dim * 2**i,
+                    (grid // 2**i, grid // 2**i),
+                    depth,
+                    config.num_heads[i],
+                    config.window_size,
+                    config.mlp_ratio,
+                    drop_paths[start : start + depth],
                     downsample=i < len(config.depths) - 1,
                 )
             )
@@ -275,12 +294,14 @@ class HTSAT(nn.Module):
         frames = log_mel.shape[2]
         if frames > self.config.max_frames:
             raise ValueError(
-                f"HTSAT takes at most {self.config.max_frames} frames ({self.config.max_samples / self.config.sample_rate:.2f} s); "
+                f"HTSAT takes at most {self.config.max_frames} frames "
+                f"({self.config.max_samples / self.config.sample_rate:.2f} s); "
                 f"got {frames}: crop or window the audio first (HTSATBartTeacher does it explicitly)"
             )
         if frames < self.config.max_frames:
-            log_mel = F.interpolate(log_mel, (self.config.max_frames, log_mel.shape[3]), mode="bicubic",
-                                    align_corners=True)
+            log_mel = F.interpolate(
+                log_mel, (self.config.max_frames, log_mel.shape[3]), mode="bicubic", align_corners=True
+            )
         batch, _, time, mels = log_mel.shape
         ratio = self.config.freq_ratio
         x = log_mel.permute(0, 1, 3, 2).reshape(batch, 1, mels, ratio, time // ratio)
@@ -300,5 +321,9 @@ class HTSAT(nn.Module):
         x = x.transpose(1, 2).reshape(batch, channels, side, side)
         # regroup the folded strips: (freq rows per strip) x (strips x time)
         rows = side // self.config.freq_ratio
-        x = x.reshape(batch, channels, side // rows, rows, side).permute(0, 1, 3, 2, 4).reshape(batch, channels, rows, -1)
+        x = (
+            x.reshape(batch, channels, side // rows, rows, side)
+            .permute(0, 1, 3, 2, 4)
+            .reshape(batch, channels, rows, -1)
+        )
         return HTSATOutput(frames=x.mean(dim=2).transpose(1, 2), clip=x.flatten(2).mean(dim=2))

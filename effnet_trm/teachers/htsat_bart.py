@@ -37,7 +37,12 @@ BART_TOKENIZER = "facebook/bart-base"
 HTSAT_SIZES = {
     "full": HTSATConfig(),
     "demo": HTSATConfig(
-        embed_dim=48, patch_size=8, patch_stride=8, depths=[1, 1, 1], num_heads=[2, 4, 8], drop_path_rate=0.05,
+        embed_dim=48,
+        patch_size=8,
+        patch_stride=8,
+        depths=[1, 1, 1],
+        num_heads=[2, 4, 8],
+        drop_path_rate=0.05,
         frame_repeat=1,
     ),
 }
@@ -77,7 +82,7 @@ class HTSATBartCaptioner(nn.Module):
         self.enc_to_dec_proj = nn.Linear(htsat_config.num_features, bart.d_model)
 
     @classmethod
-    def from_size(cls, size: str, **bart_overrides) -> "HTSATBartCaptioner":
+    def from_size(cls, size: str, **bart_overrides) -> HTSATBartCaptioner:
         model = cls(HTSAT_SIZES[size], bart_config(size, **bart_overrides))
         # the decoding settings WavCaps got from bart-base's config (transformers now keeps them apart)
         generation = dict(_bart_values(size)["_generation"])
@@ -124,14 +129,19 @@ class HTSATBartCaptioner(nn.Module):
         encoder_outputs = self.bart_encoder_outputs(projected)
         start = torch.full((waveform.shape[0], 1), self.decoder.config.decoder_start_token_id, device=waveform.device)
         ids = self.decoder.generate(
-            encoder_outputs=encoder_outputs, decoder_input_ids=start, num_beams=num_beams, max_length=max_length,
-            min_length=2, repetition_penalty=1.0,
+            encoder_outputs=encoder_outputs,
+            decoder_input_ids=start,
+            num_beams=num_beams,
+            max_length=max_length,
+            min_length=2,
+            repetition_penalty=1.0,
         )
         return audio, ids
 
     @torch.no_grad()
-    def generate_hypotheses(self, waveform: torch.Tensor, num_beams: int = 3, max_length: int = 30,
-                            num_samples: int = 0) -> tuple:
+    def generate_hypotheses(
+        self, waveform: torch.Tensor, num_beams: int = 3, max_length: int = 30, num_samples: int = 0
+    ) -> tuple:
         """Every beam (best first) and `num_samples` sampled captions per clip, with their scores.
 
         Returns the audio output, the beams' ids `(batch * num_beams, length)` and sequence scores
@@ -140,22 +150,38 @@ class HTSATBartCaptioner(nn.Module):
         """
         audio, projected = self.encode_audio(waveform)
         start = torch.full((waveform.shape[0], 1), self.decoder.config.decoder_start_token_id, device=waveform.device)
-        search = {"decoder_input_ids": start, "max_length": max_length, "min_length": 2, "repetition_penalty": 1.0,
-                  "output_scores": True, "return_dict_in_generate": True}
+        search = {
+            "decoder_input_ids": start,
+            "max_length": max_length,
+            "min_length": 2,
+            "repetition_penalty": 1.0,
+            "output_scores": True,
+            "return_dict_in_generate": True,
+        }
         # fresh encoder outputs per call: generate expands them in place to its beams or samples
-        beams = self.decoder.generate(encoder_outputs=self.bart_encoder_outputs(projected), **search,
-                                      num_beams=num_beams, num_return_sequences=num_beams)
+        beams = self.decoder.generate(
+            encoder_outputs=self.bart_encoder_outputs(projected),
+            **search,
+            num_beams=num_beams,
+            num_return_sequences=num_beams,
+        )
         if not num_samples:
             return audio, beams.sequences, beams.sequences_scores, None, None
-        samples = self.decoder.generate(encoder_outputs=self.bart_encoder_outputs(projected), **search,
-                                        do_sample=True, num_beams=1, num_return_sequences=num_samples)
+        samples = self.decoder.generate(
+            encoder_outputs=self.bart_encoder_outputs(projected),
+            **search,
+            do_sample=True,
+            num_beams=1,
+            num_return_sequences=num_samples,
+        )
         return audio, beams.sequences, beams.sequences_scores, samples.sequences, self._mean_log_probability(samples)
 
     def _mean_log_probability(self, generated) -> torch.Tensor:
         """Mean log-probability of each sampled caption's tokens, up to and including its end token."""
-        token_scores = self.decoder.compute_transition_scores(generated.sequences, generated.scores,
-                                                              normalize_logits=True)
-        tokens = generated.sequences[:, -token_scores.shape[1]:]
+        token_scores = self.decoder.compute_transition_scores(
+            generated.sequences, generated.scores, normalize_logits=True
+        )
+        tokens = generated.sequences[:, -token_scores.shape[1] :]
         ended = (tokens == self.decoder.config.eos_token_id).long()
         counted = (ended.cumsum(dim=1) - ended) == 0  # no end token before this position
         # torch.where, not a product: scores after the end token may be -inf (forced padding)
@@ -231,7 +257,7 @@ class HTSATBartTeacher(Teacher):
         self.max_samples = model.htsat_config.max_samples
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> "HTSATBartTeacher":
+    def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> HTSATBartTeacher:
         """A folder with `teacher.pt` (WavCaps layout) and a tokenizer (or none: BART's, by name when online)."""
         from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
@@ -273,10 +299,13 @@ class HTSATBartTeacher(Teacher):
     @torch.no_grad()
     def embed_and_hypotheses(self, waveforms, num_beams: int = 3, num_samples: int = 0, max_length: int = 30):
         audio, beam_ids, beam_scores, sample_ids, sample_scores = self.model.generate_hypotheses(
-            self.batch(waveforms), num_beams=num_beams, max_length=max_length, num_samples=num_samples)
+            self.batch(waveforms), num_beams=num_beams, max_length=max_length, num_samples=num_samples
+        )
         hypotheses = [[] for _ in waveforms]
-        for ids, scores, per_clip, source in ((beam_ids, beam_scores, num_beams, "beam"),
-                                              (sample_ids, sample_scores, num_samples, "sample")):
+        for ids, scores, per_clip, source in (
+            (beam_ids, beam_scores, num_beams, "beam"),
+            (sample_ids, sample_scores, num_samples, "sample"),
+        ):
             if ids is None:
                 continue
             texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
@@ -287,6 +316,7 @@ class HTSATBartTeacher(Teacher):
 
 def parameter_counts(model: nn.Module) -> dict[str, int]:
     """Parameters of the teacher and of its parts (tied BART embeddings counted once)."""
+
     def count(module):
         return sum(p.numel() for p in module.parameters())
 

@@ -59,9 +59,14 @@ def train_demo_teacher(
     tokenizer = build_word_tokenizer(c for caps in captions for c in caps)
     waveforms = decode_split(rows, HTSATBartTeacher.sampling_rate, desc="decoding teacher data")
     model = HTSATBartCaptioner.from_size(
-        "demo", vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
-        forced_bos_token_id=tokenizer.bos_token_id, forced_eos_token_id=tokenizer.eos_token_id,
+        "demo",
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
+        forced_bos_token_id=tokenizer.bos_token_id,
+        forced_eos_token_id=tokenizer.eos_token_id,
     )
     if encoder_init is not None:
         from ..pretrain.encoders import HTSATDemoEncoder
@@ -109,8 +114,15 @@ def train_demo_teacher(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.eval()
-    save_wavcaps_checkpoint(model, out_dir / CHECKPOINT_FILE, "demo", trained_on=dataset_dir, epochs=epochs,
-                            encoder_init=str(encoder_init) if encoder_init else None, encoder_frozen=freeze_encoder)
+    save_wavcaps_checkpoint(
+        model,
+        out_dir / CHECKPOINT_FILE,
+        "demo",
+        trained_on=dataset_dir,
+        epochs=epochs,
+        encoder_init=str(encoder_init) if encoder_init else None,
+        encoder_frozen=freeze_encoder,
+    )
     tokenizer.save_pretrained(out_dir)
     return HTSATBartTeacher.from_pretrained(out_dir)
 
@@ -119,8 +131,10 @@ def train_demo_teacher(
 def _frozen_frames(model: HTSATBartCaptioner, waveforms: list[np.ndarray], batch_size: int) -> _IndexedOutput:
     """Freeze HTSAT and compute its output for every clip once."""
     encoder = model.encoder.audio_enc.requires_grad_(False).eval()
-    outputs = [encoder(torch.from_numpy(np.stack(waveforms[i : i + batch_size])))
-               for i in tqdm(range(0, len(waveforms), batch_size), desc="frozen HTSAT frames", unit="batch")]
+    outputs = [
+        encoder(torch.from_numpy(np.stack(waveforms[i : i + batch_size])))
+        for i in tqdm(range(0, len(waveforms), batch_size), desc="frozen HTSAT frames", unit="batch")
+    ]
     return _IndexedOutput(torch.cat([o.frames for o in outputs]), torch.cat([o.clip for o in outputs]))
 
 

@@ -1013,7 +1013,7 @@ def test_regularised_run_averages_its_last_epochs_and_checkpoints_the_average(ti
         saved["decoder.embed_tokens.weight"], trainer.weight_average.average["decoder.embed_tokens.weight"]
     )
     card = (model_dir / "README.md").read_text()
-    assert "SpecAugment on, scheduled sampling\n  linear to 0.5, weight averaging from epoch 1" in card
+    assert "SpecAugment on, scheduled sampling linear to 0.5,\n  weight averaging from epoch 1." in card
     assert "The weights are the average of those after epochs 1-2 (SWA)" in card
     # a run resumed from the end of epoch 1 continues the same average
     resumed = Trainer(config)

@@ -122,8 +122,34 @@ def test_cache_is_filled_from_installed_packages(tmp_path):
     assert (root / "stanford_nlp" / "stanford-corenlp-3.4.1.jar").exists()
     assert (root / "meteor" / "meteor-1.5.jar").exists() and (root / "meteor" / "data" / "paraphrase-en.gz").exists()
     assert (root / "spice" / "spice-1.0.jar").exists() and (root / "spice" / "lib" / "Meteor-1.5.jar").exists()
-    with pytest.raises(offline.MetricUnavailable, match="stanford-corenlp-3.6.0.jar, which is missing"):
+    with pytest.raises(offline.MetricUnavailable, match=r"stanford-corenlp-3.6.0.jar: .* is missing; run `aac-metr"):
         offline.check_spice(tmp_path)
+
+
+def test_a_cache_left_by_a_deleted_venv_is_repaired(tmp_path):
+    """A re-created .venv leaves the old links dangling: every metric must still run, from the new venv's files."""
+    stale_venv = tmp_path / "old-venv" / "pycocoevalcap"
+    cache = tmp_path / "cache"
+    root = cache / "aac-metrics"
+    for relative, shipped in offline.PYCOCOEVALCAP_FILES.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).symlink_to(stale_venv / shipped)
+    (root / "spice" / "lib").mkdir(parents=True, exist_ok=True)
+    (root / "spice" / "lib" / "Meteor-1.5.jar").symlink_to(stale_venv / "spice" / "lib" / "Meteor-1.5.jar")
+    assert not (root / "meteor" / "meteor-1.5.jar").exists()  # dangling, as after `rm -rf .venv`
+
+    # The cause is named, not a download that would not help.
+    with pytest.raises(offline.MetricUnavailable, match="is a link to .*old-venv.*which no longer exists") as refused:
+        offline.check_jar(cache, "stanford_nlp/stanford-corenlp-3.4.1.jar", "the PTB tokenizer")
+    assert "aac-metrics-download" not in str(refused.value)
+
+    result = compute_caption_metrics(CANDIDATES, REFERENCES, ["bleu_4", "meteor", "rouge_l", "cider_d"], cache)
+    assert result.unavailable == {}
+    assert sorted(result.corpus) == ["bleu_4", "cider_d", "meteor", "rouge_l"]
+    coco = offline._pycocoevalcap_dir()
+    for relative, shipped in offline.PYCOCOEVALCAP_FILES.items():
+        assert (root / relative).resolve() == (coco / shipped).resolve(), relative
+    assert not list(root.rglob(".*.tmp"))  # no half-made links left beside them
 
 
 def test_report_has_one_row_per_clip(tmp_path):

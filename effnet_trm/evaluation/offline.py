@@ -78,33 +78,72 @@ def _pycocoevalcap_dir() -> Path:
 
 
 def _link(source: Path, target: Path) -> None:
+    """Make `target` a link to `source`, repairing a stale one.
+
+    A link left by an earlier install can dangle (the venv it pointed into was deleted and rebuilt)
+    or point at another venv's copy; either is replaced. A real file (a jar that
+    `aac-metrics-download` fetched, or a copy made where links are not allowed) is kept.
+    """
+    if not source.is_file():
+        return  # this pycocoevalcap lacks it: check_jar says so when a metric needs it
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() or target.is_symlink():
+    if target.is_symlink():
+        if target.exists() and target.resolve() == source.resolve():
+            return
+    elif target.exists():
         return
+    # Build the new link beside the old one and rename it over: no moment without a file, and
+    # two processes preparing the same cache cannot leave a half-made one.
+    fresh = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    fresh.unlink(missing_ok=True)
     try:
-        target.symlink_to(source)
+        fresh.symlink_to(source)
     except OSError:
-        shutil.copy2(source, target)
+        shutil.copy2(source, fresh)
+    os.replace(fresh, target)
+
+
+#: Where each cache file comes from: pycocoevalcap's own folders (relative to its package).
+PYCOCOEVALCAP_FILES = {
+    "stanford_nlp/stanford-corenlp-3.4.1.jar": "tokenizer/stanford-corenlp-3.4.1.jar",
+    "meteor/meteor-1.5.jar": "meteor/meteor-1.5.jar",
+    "meteor/data/paraphrase-en.gz": "meteor/data/paraphrase-en.gz",
+    "spice/spice-1.0.jar": "spice/spice-1.0.jar",
+}
 
 
 def prepare_cache(cache_dir: str | Path | None = None) -> Path:
-    """Fill aac-metrics' cache (`<cache>/aac-metrics/...`) from pycocoevalcap's files. Idempotent, no download."""
+    """Fill aac-metrics' cache (`<cache>/aac-metrics/...`) from pycocoevalcap's files, repairing
+    links that an earlier install left dangling. Idempotent, no download."""
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     coco = _pycocoevalcap_dir()
     root = cache_dir / "aac-metrics"
-    _link(coco / "tokenizer" / "stanford-corenlp-3.4.1.jar", root / "stanford_nlp" / "stanford-corenlp-3.4.1.jar")
-    _link(coco / "meteor" / "meteor-1.5.jar", root / "meteor" / "meteor-1.5.jar")
-    _link(coco / "meteor" / "data" / "paraphrase-en.gz", root / "meteor" / "data" / "paraphrase-en.gz")
-    _link(coco / "spice" / "spice-1.0.jar", root / "spice" / "spice-1.0.jar")
+    for relative, shipped in PYCOCOEVALCAP_FILES.items():
+        _link(coco / shipped, root / relative)
     for jar in sorted((coco / "spice" / "lib").glob("*.jar")):
         _link(jar, root / "spice" / "lib" / jar.name)
     return cache_dir
 
 
 def check_jar(cache_dir: Path, relative: str, metric: str) -> None:
+    """Refuse with the real cause when a file aac-metrics needs is not usable."""
     path = cache_dir / "aac-metrics" / relative
-    if not path.exists():
-        raise MetricUnavailable(f"{metric} needs {path}, which is missing; {HOW_TO_GET_SPICE}")
+    if path.exists():
+        return
+    if path.is_symlink():
+        cause = f"{path} is a link to {os.readlink(path)}, which no longer exists"
+    else:
+        cause = f"{path} is missing"
+    if relative in PYCOCOEVALCAP_FILES:
+        shipped = _pycocoevalcap_dir() / PYCOCOEVALCAP_FILES[relative]
+        remedy = (
+            f"it comes from the installed pycocoevalcap ({shipped}"
+            + (")" if shipped.is_file() else ", also missing: reinstall pycocoevalcap)")
+            + "; prepare_cache() links it again"
+        )
+    else:
+        remedy = HOW_TO_GET_SPICE
+    raise MetricUnavailable(f"{metric} needs {relative}: {cause}; {remedy}")
 
 
 def check_spice(cache_dir: Path) -> None:

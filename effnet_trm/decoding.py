@@ -10,8 +10,9 @@ model state (key/value caches) and turns the last token of every beam into next-
 - the ONNX Runtime decoder in `effnet_trm.export.onnx`.
 
 `beam_search` reproduces transformers' beam search (2 x beams candidates per step, finished hypotheses
-scored by sum of log-probs / generated length ** length_penalty, the same stopping rules), and with one
-beam it is greedy search; `tests/test_decoding.py` checks captions equal to `generate`'s. With
+scored by sum of log-probs / generated length ** length_penalty, the same stopping rules, the same
+`no_repeat_ngram_size` block), and with one beam it is greedy search; `tests/test_decoding.py` checks
+captions equal to `generate`'s, and scores equal to its `sequences_scores`. With
 `beam_rule="reference"` it is instead the search of the authors' code (wsntxxn/AudioCaption,
 `CaptionModel.beam_search`), which converted checkpoints use by default: see `reference_beam_search`.
 """
@@ -39,6 +40,7 @@ FAST_SEARCH_SETTINGS = frozenset(
         "suppress_tokens",
         "do_sample",
         "beam_rule",
+        "no_repeat_ngram_size",
     }
 )
 #: Beam-search rules: transformers' (`generate`'s) and the reference implementation's. A model folder
@@ -69,11 +71,17 @@ def beam_search(
     length_penalty: float = 1.0,
     early_stopping: bool = False,
     beam_rule: str = "transformers",
+    no_repeat_ngram_size: int = 0,
+    scores: list[float] | None = None,
 ) -> list[list[int]]:
     """Beam search over `decoder` (whose rows are clip-major: clip 0's beams first).
 
     Returns `batch_size * num_return_sequences` token lists, each starting with `bos`, best first per clip.
     `beam_rule="reference"` runs `reference_beam_search` (which has no length penalty or early stopping).
+    `no_repeat_ngram_size` > 0: no n-gram of that many tokens (`bos` included) occurs twice in a caption,
+    transformers' `NoRepeatNGramLogitsProcessor` (see `banned_by_ngrams`). When `scores` is a list, it is
+    extended with each returned caption's score (its length-normalised log-probability, the hypothesis
+    score the search ranks by; `generate`'s `sequences_scores`).
     """
     if num_return_sequences > num_beams:
         raise ValueError(f"num_return_sequences ({num_return_sequences}) cannot exceed num_beams ({num_beams})")
@@ -81,11 +89,21 @@ def beam_search(
         raise ValueError(f"beam_rule must be one of {BEAM_RULES}, got {beam_rule!r}")
     if beam_rule == "reference":
         return reference_beam_search(
-            decoder, batch_size, num_beams, max_new_tokens, bos, eos, suppress, num_return_sequences, min_new_tokens
+            decoder,
+            batch_size,
+            num_beams,
+            max_new_tokens,
+            bos,
+            eos,
+            suppress,
+            num_return_sequences,
+            min_new_tokens,
+            no_repeat_ngram_size,
+            scores,
         )
     tokens = np.full((batch_size, num_beams, 1), bos, dtype=np.int64)
-    scores = np.full((batch_size, num_beams), -1e9, dtype=np.float32)
-    scores[:, 0] = 0.0  # all beams start identical: only the first may expand at step 1
+    running = np.full((batch_size, num_beams), -1e9, dtype=np.float32)
+    running[:, 0] = 0.0  # all beams start identical: only the first may expand at step 1
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch_size)]
     done = np.zeros(batch_size, dtype=bool)
     suppress = list(suppress)
@@ -95,8 +113,10 @@ def beam_search(
             log_probs[:, suppress] = -np.inf
         if length <= min_new_tokens:
             log_probs[:, eos] = -np.inf
+        if no_repeat_ngram_size:
+            log_probs[banned_by_ngrams(tokens.reshape(batch_size * num_beams, -1), no_repeat_ngram_size)] = -np.inf
         vocab = log_probs.shape[-1]
-        candidates = (scores.reshape(-1, 1) + log_probs).reshape(batch_size, num_beams * vocab)
+        candidates = (running.reshape(-1, 1) + log_probs).reshape(batch_size, num_beams * vocab)
         top, top_scores = _best(candidates, 2 * num_beams)
         last_step = length == max_new_tokens
         new_tokens = np.empty((batch_size, num_beams, length + 1), dtype=np.int64)
@@ -126,12 +146,34 @@ def beam_search(
         if last_step or done.all():
             break
         decoder.reorder((source + np.arange(batch_size)[:, None] * num_beams).reshape(-1))
-        tokens, scores = new_tokens, new_scores
-    return [
-        ids
-        for hypotheses in finished
-        for _, ids in sorted(hypotheses, key=lambda item: -item[0])[:num_return_sequences]
+        tokens, running = new_tokens, new_scores
+    return _ranked(finished, num_return_sequences, scores)
+
+
+def _ranked(finished: list, num_return_sequences: int, scores: list[float] | None) -> list[list[int]]:
+    """Each clip's `num_return_sequences` best hypotheses, best first (sorted() keeps the recording order
+    among equal scores); their scores go into `scores` when it is a list."""
+    best = [
+        item for hypotheses in finished for item in sorted(hypotheses, key=lambda item: -item[0])[:num_return_sequences]
     ]
+    if scores is not None:
+        scores.extend(score for score, _ in best)
+    return [ids for _, ids in best]
+
+
+def banned_by_ngrams(tokens: np.ndarray, ngram_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, token) indices of the next tokens that would repeat an n-gram of `tokens` `(rows, length)`:
+    transformers' `NoRepeatNGramLogitsProcessor` (every window of `ngram_size` tokens whose first
+    `ngram_size - 1` equal the last `ngram_size - 1` tokens bans its own last token; none before
+    `ngram_size` tokens)."""
+    length = tokens.shape[1]
+    if length < ngram_size:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    windows = np.lib.stride_tricks.sliding_window_view(tokens, ngram_size, axis=1)  # (rows, windows, n)
+    prefix = tokens[:, length + 1 - ngram_size :]
+    matches = (windows[:, :, :-1] == prefix[:, None, :]).all(axis=-1)
+    rows, starts = np.nonzero(matches)
+    return rows, windows[rows, starts, -1]
 
 
 def reference_beam_search(
@@ -144,6 +186,8 @@ def reference_beam_search(
     suppress: Sequence[int] = (),
     num_return_sequences: int = 1,
     min_new_tokens: int = 0,
+    no_repeat_ngram_size: int = 0,
+    scores: list[float] | None = None,
 ) -> list[list[int]]:
     """The beam search of the authors' code (`CaptionModel.beam_search` in wsntxxn/AudioCaption's
     `captioning/models/base.py` and `hf_wrapper.py`), rule for rule, so that converted checkpoints give
@@ -163,7 +207,8 @@ def reference_beam_search(
     Their decoder also treats a generated `<pad>` as padding in its input: `search_memory` has the
     `TorchIncrementalDecoder` do the same (the ONNX decoder graph does not).
     Their search runs clip by clip; here the clips share the decoder calls and each stops on its own.
-    `suppress` and `min_new_tokens` (not in theirs) mask tokens after the renormalisation.
+    `suppress`, `min_new_tokens` and `no_repeat_ngram_size` (not in theirs) mask tokens after the
+    renormalisation. `scores` as in `beam_search` (here: sum of log-probs / (words + 1)).
     """
     running = torch.zeros(batch_size, num_beams)  # their `topk_logprob`, one row per clip
     tokens = np.full((batch_size, num_beams, 1), bos, dtype=np.int64)
@@ -176,6 +221,9 @@ def reference_beam_search(
             log_probs[:, suppress] = -torch.inf
         if step < min_new_tokens:
             log_probs[:, eos] = -torch.inf
+        if no_repeat_ngram_size:
+            rows, banned = banned_by_ngrams(tokens.reshape(batch_size * num_beams, -1), no_repeat_ngram_size)
+            log_probs[torch.from_numpy(rows), torch.from_numpy(banned)] = -torch.inf
         vocab = log_probs.shape[-1]
         candidates = running.unsqueeze(-1) + log_probs.view(batch_size, num_beams, vocab)
         source = np.tile(np.arange(num_beams), (batch_size, 1))
@@ -197,11 +245,7 @@ def reference_beam_search(
         decoder.reorder((source + np.arange(batch_size)[:, None] * num_beams).reshape(-1))
         tokens = new_tokens
     # sorted() keeps the recording order among equal scores, as theirs does
-    return [
-        ids
-        for hypotheses in finished
-        for _, ids in sorted(hypotheses, key=lambda item: -item[0])[:num_return_sequences]
-    ]
+    return _ranked(finished, num_return_sequences, scores)
 
 
 def _best(candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -399,6 +443,7 @@ def fast_search_settings(generation_config, overrides: dict) -> dict | None:
         "suppress_tokens": list(generation_config.suppress_tokens or []),
         "do_sample": bool(generation_config.do_sample),
         "beam_rule": getattr(generation_config, "beam_rule", None) or "transformers",
+        "no_repeat_ngram_size": generation_config.no_repeat_ngram_size or 0,
     }
     if set(overrides) - FAST_SEARCH_SETTINGS:
         return None
@@ -408,8 +453,7 @@ def fast_search_settings(generation_config, overrides: dict) -> dict | None:
         return None
     # processors the fast search does not implement, set in a saved generation config
     if (
-        generation_config.no_repeat_ngram_size
-        or generation_config.repetition_penalty not in (None, 1.0)
+        generation_config.repetition_penalty not in (None, 1.0)
         or generation_config.bad_words_ids
         or generation_config.forced_bos_token_id is not None
         or generation_config.forced_eos_token_id is not None
@@ -441,15 +485,23 @@ def encode_in_chunks(
 
 @torch.inference_mode()
 def fast_generate(
-    model, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None, **settings
-) -> torch.Tensor:
+    model,
+    input_values: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    return_scores: bool = False,
+    **settings,
+):
     """`model.generate`'s token ids `(batch * num_return_sequences, length)`, by `beam_search` over a
-    `TorchIncrementalDecoder`. `settings` are those of `fast_search_settings`."""
+    `TorchIncrementalDecoder`. `settings` are those of `fast_search_settings`. With `return_scores`:
+    `(ids, scores)`, the scores `(batch * num_return_sequences,)` being each caption's length-normalised
+    log-probability (`generate`'s `sequences_scores`)."""
     memory, memory_mask = encode_in_chunks(model, input_values, attention_mask)
-    sequences = search_memory(model, memory, memory_mask, **settings)
-    return pad_sequences(sequences, padding_id(model.generation_config, model.config, settings["num_beams"])).to(
+    scores: list[float] = []
+    sequences = search_memory(model, memory, memory_mask, scores=scores, **settings)
+    ids = pad_sequences(sequences, padding_id(model.generation_config, model.config, settings["num_beams"])).to(
         input_values.device
     )
+    return (ids, torch.tensor(scores)) if return_scores else ids
 
 
 def search_memory(
@@ -498,7 +550,7 @@ def reference_generate(
 
     `generate` prepares the encoder output (repeated once per beam), the length and the special ids;
     the search itself is `reference_beam_search` (by `search_memory`). Of the logits
-    processors only `suppress_tokens` is honoured, as in the fast search."""
+    processors only `suppress_tokens` and `no_repeat_ngram_size` are honoured, as in the fast search."""
     config = model.config
     num_beams = generation_config.num_beams or 1
     expand = max(num_beams, generation_config.num_return_sequences or 1)
@@ -514,5 +566,6 @@ def reference_generate(
         beam_rule="reference",
         num_return_sequences=generation_config.num_return_sequences or 1,
         min_new_tokens=generation_config.min_new_tokens or 0,
+        no_repeat_ngram_size=generation_config.no_repeat_ngram_size or 0,
     )
     return pad_sequences(sequences, padding_id(generation_config, config, num_beams)).to(input_ids.device)

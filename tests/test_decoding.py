@@ -179,3 +179,79 @@ def test_incremental_decoder_refuses_training_mode_and_overlong_captions(model):
             TorchIncrementalDecoder(model, memory, mask, 1, 5)
     finally:
         model.eval()
+
+
+# --- repeated n-grams and scores ------------------------------------------------------------------
+
+NGRAM_SETTINGS = [
+    {"num_beams": 3, "max_new_tokens": 12, "no_repeat_ngram_size": 1},
+    {"num_beams": 3, "max_new_tokens": 12, "no_repeat_ngram_size": 2},
+    {"num_beams": 1, "max_new_tokens": 12, "min_new_tokens": 8, "no_repeat_ngram_size": 2},
+    {"num_beams": 4, "max_new_tokens": 10, "num_return_sequences": 3, "no_repeat_ngram_size": 3},
+]
+
+
+def test_banned_by_ngrams_equals_transformers_processor():
+    from transformers.generation.logits_process import NoRepeatNGramLogitsProcessor
+
+    from effnet_trm.decoding import banned_by_ngrams
+
+    generator = np.random.default_rng(0)
+    for ngram_size in (1, 2, 3, 4):
+        for length in (1, 2, 3, 6, 12):
+            tokens = generator.integers(0, 5, size=(7, length))  # a small vocabulary: many repeats
+            expected = NoRepeatNGramLogitsProcessor(ngram_size)(torch.from_numpy(tokens), torch.zeros(7, 5))
+            ours = np.zeros((7, 5), np.float32)
+            ours[banned_by_ngrams(tokens, ngram_size)] = -np.inf
+            np.testing.assert_array_equal(ours, expected.numpy())
+
+
+@pytest.mark.parametrize("requested", NGRAM_SETTINGS, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()))
+def test_no_repeat_ngram_search_equals_generate(model, requested):
+    """The n-gram block gives `generate`'s ids, and it changes them here (the random model repeats)."""
+    inputs = _inputs(model, seconds=(1.0, 1.5, 1.2, 0.7, 1.0))
+    with torch.inference_mode():
+        expected = model.generate(**inputs, **requested)
+        ours = fast_generate(model, **inputs, **fast_search_settings(model.generation_config, requested))
+        unblocked = model.generate(**inputs, **{**requested, "no_repeat_ngram_size": 0})
+    assert ours.tolist() == expected.tolist()
+    assert ours.tolist() != unblocked.tolist()
+
+
+def test_a_saved_ngram_block_is_the_fast_search_default(model):
+    model.generation_config.no_repeat_ngram_size = 2
+    try:
+        settings = fast_search_settings(model.generation_config, {"num_beams": 3})
+        off = fast_search_settings(model.generation_config, {"num_beams": 3, "no_repeat_ngram_size": 0})
+    finally:
+        model.generation_config.no_repeat_ngram_size = None
+    assert settings["no_repeat_ngram_size"] == 2 and off["no_repeat_ngram_size"] == 0
+
+
+@pytest.mark.parametrize("requested", [SETTINGS[0], SETTINGS[2], SETTINGS[5], NGRAM_SETTINGS[1]], ids=str)
+def test_scores_equal_generate_sequences_scores(model, requested):
+    inputs = _inputs(model, seconds=(1.0, 1.5, 1.2, 0.7, 1.0))
+    with torch.inference_mode():
+        expected = model.generate(**inputs, **requested, output_scores=True, return_dict_in_generate=True)
+        ids, scores = fast_generate(
+            model, **inputs, **fast_search_settings(model.generation_config, requested), return_scores=True
+        )
+    assert ids.tolist() == expected.sequences.tolist()
+    torch.testing.assert_close(scores, expected.sequences_scores.float(), atol=1e-4, rtol=0)
+
+
+def test_reference_rule_with_an_ngram_block_through_generate(model):
+    inputs = _inputs(model, seconds=(1.0, 1.5, 1.2, 0.7, 1.0))
+    requested = {"num_beams": 3, "max_new_tokens": 12, "num_return_sequences": 2, "no_repeat_ngram_size": 1}
+    with torch.inference_mode():
+        through_generate = model.generate(**inputs, **requested, custom_generate=reference_generate)
+        settings = fast_search_settings(model.generation_config, {**requested, "beam_rule": "reference"})
+        fast = fast_generate(model, **inputs, **settings)
+        unblocked = model.generate(
+            **inputs, **{**requested, "no_repeat_ngram_size": 0}, custom_generate=reference_generate
+        )
+    assert through_generate.tolist() == fast.tolist()
+    assert through_generate.tolist() != unblocked.tolist()
+    for row in fast.tolist():
+        words = [token for token in row if token != model.config.eos_token_id]
+        assert len(words) == len(set(words))

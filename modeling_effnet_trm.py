@@ -81,9 +81,7 @@ class EffNetTrmEncoderOutput(ModelOutput):
     clip_embedding: torch.FloatTensor | None = None
 
 
-@dataclass
-class EffNetTrmCaptioningOutput(ModelOutput):
-    """Output of [`EffNetTrmForAudioCaptioning`].
+_CAPTIONING_OUTPUT_DOC = """Output of [`EffNetTrmForAudioCaptioning`].
 
     Args:
         loss (`torch.FloatTensor`, *optional*): token-level cross-entropy, when `labels` are given.
@@ -95,15 +93,37 @@ class EffNetTrmCaptioningOutput(ModelOutput):
         encoder_clip_embedding: the fields of [`EffNetTrmEncoderOutput`].
     """
 
-    loss: torch.FloatTensor | None = None
-    logits: torch.FloatTensor | None = None
-    __annotations__[CACHE_NAME] = Cache | None  # a field named as the installed transformers names it
-    vars()[CACHE_NAME] = None
-    decoder_hidden_states: torch.FloatTensor | None = None
-    encoder_last_hidden_state: torch.FloatTensor | None = None
-    encoder_attention_mask: torch.BoolTensor | None = None
-    encoder_frame_embeddings: torch.FloatTensor | None = None
-    encoder_clip_embedding: torch.FloatTensor | None = None
+# One class per transformers generation, the same but for the cache field's name: `ModelOutput`
+# builds its fields from the class body, so the name has to be written there.
+if CACHE_NAME == "cache":
+
+    @dataclass
+    class EffNetTrmCaptioningOutput(ModelOutput):
+        __doc__ = _CAPTIONING_OUTPUT_DOC
+
+        loss: torch.FloatTensor | None = None
+        logits: torch.FloatTensor | None = None
+        cache: Cache | None = None
+        decoder_hidden_states: torch.FloatTensor | None = None
+        encoder_last_hidden_state: torch.FloatTensor | None = None
+        encoder_attention_mask: torch.BoolTensor | None = None
+        encoder_frame_embeddings: torch.FloatTensor | None = None
+        encoder_clip_embedding: torch.FloatTensor | None = None
+
+else:  # transformers < 5.24
+
+    @dataclass
+    class EffNetTrmCaptioningOutput(ModelOutput):
+        __doc__ = _CAPTIONING_OUTPUT_DOC
+
+        loss: torch.FloatTensor | None = None
+        logits: torch.FloatTensor | None = None
+        past_key_values: Cache | None = None
+        decoder_hidden_states: torch.FloatTensor | None = None
+        encoder_last_hidden_state: torch.FloatTensor | None = None
+        encoder_attention_mask: torch.BoolTensor | None = None
+        encoder_frame_embeddings: torch.FloatTensor | None = None
+        encoder_clip_embedding: torch.FloatTensor | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -674,6 +694,19 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
         shifted[:, 0] = self.config.decoder_start_token_id
         return shifted.masked_fill(shifted == -100, self.config.pad_token_id)
 
+    def _decoding_cache(self, cache: Cache | None, use_cache: bool | None, labels: torch.Tensor | None) -> Cache | None:
+        """The key/value cache `forward` decodes with, as transformers' models choose it.
+
+        `use_cache=None` means `config.use_cache` (True when the config does not set it), except in a
+        forward pass with `labels` (training), which needs no cache; a cache passed in is kept. With a
+        cache to use and none passed, a new one is made. `use_cache=False` decodes without one.
+        """
+        if use_cache is None:
+            use_cache = cache is not None or (labels is None and getattr(self.config, "use_cache", True))
+        if not use_cache:
+            return None
+        return cache if cache is not None else EncoderDecoderCache(DynamicCache(), DynamicCache())
+
     def forward(
         self,
         input_values: torch.Tensor | None = None,
@@ -698,6 +731,8 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
             cache: an [`EncoderDecoderCache`] for incremental decoding (`generate` passes it).
             past_key_values: the same, under its name before transformers 5.24 (either name works).
             labels (`(batch, words)`): target word ids, -100 where ignored; gives the cross-entropy `loss`.
+            use_cache: decode with a key/value cache (the one passed, or a new one) and return it;
+                defaults as in transformers' models (see `_decoding_cache`).
         """
         if encoder_outputs is None:
             if input_values is None:
@@ -707,12 +742,7 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
             if labels is None:
                 raise ValueError("pass decoder_input_ids or labels")
             decoder_input_ids = self.shift_labels_right(labels)
-        if cache is None:
-            cache = past_key_values
-        if use_cache and cache is None:
-            cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
-        if not use_cache:
-            cache = None
+        cache = self._decoding_cache(cache if cache is not None else past_key_values, use_cache, labels)
 
         hidden_states = self.decoder(
             decoder_input_ids,

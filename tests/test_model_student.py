@@ -149,6 +149,32 @@ def test_kv_cache_decoding_equals_full_recomputation(model_and_tokenizer):
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
 
 
+def test_forward_chooses_its_cache_as_transformers_models_do(model_and_tokenizer):
+    """use_cache=None keeps a cache passed in (it used to drop it), makes one when decoding without
+    labels, and none for a forward pass with labels; use_cache=False never caches."""
+    model, _ = model_and_tokenizer
+    from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+    from modeling_effnet_trm import CACHE_NAME
+
+    audio = torch.from_numpy(_waveform(2.0))[None]
+    ids = torch.tensor([[1, 5, 7]])
+    with torch.no_grad():
+        encoded = model.encode(audio)
+        full = model(encoder_outputs=encoded, decoder_input_ids=ids).logits
+        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        steps = []
+        for i in range(ids.shape[1]):
+            out = model(encoder_outputs=encoded, decoder_input_ids=ids[:, i : i + 1], **{CACHE_NAME: cache})
+            assert out[CACHE_NAME] is cache
+            steps.append(out.logits)
+        torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
+        assert cache.get_seq_length() == ids.shape[1]
+        assert model(encoder_outputs=encoded, decoder_input_ids=ids)[CACHE_NAME] is not None
+        assert model(encoder_outputs=encoded, labels=ids).get(CACHE_NAME) is None
+        assert model(encoder_outputs=encoded, decoder_input_ids=ids, use_cache=False).get(CACHE_NAME) is None
+
+
 @pytest.mark.parametrize("num_beams", [3, 1], ids=["beam", "greedy"])
 def test_generate_with_and_without_cache_agree(model_and_tokenizer, num_beams):
     model, _ = model_and_tokenizer

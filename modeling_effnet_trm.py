@@ -186,6 +186,13 @@ class EffNetTrmLogMel(nn.Module):
         return torch.div(num_samples, self.hop_length, rounding_mode="floor") + 1
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Always computed in float32 and returned as float32, whatever the model's dtype or autocast:
+        neither MKL's nor cuFFT's FFT takes bfloat16, and dB values near 0 or -100 keep only 2-3
+        significant digits in half precision. The caller casts the result for the CNN."""
+        with torch.autocast(device_type=waveform.device.type, enabled=False):
+            return self._log_mel(waveform.float())
+
+    def _log_mel(self, waveform: torch.Tensor) -> torch.Tensor:
         window = torch.hann_window(self.n_fft, periodic=True, device=waveform.device, dtype=waveform.dtype)
         spectrum = torch.stft(
             waveform,
@@ -348,6 +355,9 @@ class EffNetTrmEncoder(nn.Module):
         if not self.backbone.conv_stem.weight.is_contiguous(memory_format=torch.channels_last):
             self.backbone.to(memory_format=torch.channels_last)
         log_mel = self.front_end(waveform).unsqueeze(1)  # frequency is the image's height
+        # float32 features, cast to the CNN's dtype (bfloat16/float16 models); under autocast the
+        # convolutions cast for themselves
+        log_mel = log_mel.to(self.backbone.conv_stem.weight.dtype)
         return log_mel.contiguous(memory_format=torch.channels_last)
 
     @staticmethod
@@ -406,7 +416,8 @@ class EffNetTrmEncoder(nn.Module):
                 rows = (lengths == length).nonzero(as_tuple=True)[0]
                 pieces[length] = (rows, frames_of(input_values[rows, :length]))
             max_frames = max(piece.shape[1] for _, piece in pieces.values())
-            frames = input_values.new_zeros(batch_size, max_frames, self.config.encoder_hidden_size)
+            any_piece = next(iter(pieces.values()))[1]  # frames take the CNN's dtype, not the waveform's
+            frames = any_piece.new_zeros(batch_size, max_frames, self.config.encoder_hidden_size)
             for rows, piece in pieces.values():
                 frames[rows, : piece.shape[1]] = piece
 
@@ -547,8 +558,8 @@ class EffNetTrmDecoder(nn.Module):
     def position_embeddings(self, positions: torch.Tensor) -> torch.Tensor:
         """The word-position embeddings at `positions` -> `(*positions.shape, d_model)`. Every decoding
         path (the model, `effnet_trm.decoding`, the ONNX step graph) takes its positions from here."""
-        if self.position_table is None:
-            return sinusoidal_position_embedding(positions, self.config.d_model)
+        if self.position_table is None:  # computed in float32, used in the word embeddings' dtype
+            return sinusoidal_position_embedding(positions, self.config.d_model).to(self.embed_tokens.weight.dtype)
         return self.position_table[positions]
 
     def forward(

@@ -18,19 +18,33 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
+from accelerate import Accelerator
+from accelerate.utils import ProjectConfiguration, gather_object, set_seed
+from datasets import load_from_disk
+from huggingface_hub import HfApi
 from torch import nn
 from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerFast
 
 from configuration_effnet_trm import EffNetTrmConfig
+from feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
 from modeling_effnet_trm import EffNetTrmEncoderOutput, EffNetTrmForAudioCaptioning, masked_mean
 
+# the evaluation modules by name: tests replace their functions (caption_split, compute_caption_metrics)
+from ..evaluation import metrics as caption_metrics
+from ..evaluation import runner as evaluation_runner
 from ..hub import save_model_folder
+from ..inference import Captioner
+from ..pretrain.init import load_encoder_weights
+from ..teachers.cache import load_teacher_cache
 from ..tokenization import build_word_tokenizer
 from .config import DistillConfig, KDConfig
 from .data import Batch, ClipMaker, ClipSource, MixedBatches, check_teacher_alternatives
 from .frozen_stages import FrozenEncoderStages
 from .losses import ContrastiveDistillationHead, caption_loss, mse_distillation_loss
 from .regularisers import WeightAverage, add_spec_augment, scheduled_sampling_inputs, teacher_forcing_ratio
+from .streaming import LiveTeacher, StreamedBatches, open_audio_only_stream, shards_per_process
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +107,13 @@ class DistillationModule(nn.Module):
         decoder_input_ids = self.student.shift_labels_right(labels)
         if self.training and self.teacher_forcing_ratio < 1.0:
             with torch.no_grad():
-                first_pass = self.student(encoder_outputs=encoded, decoder_input_ids=decoder_input_ids).logits
+                first_pass = self.student(
+                    encoder_outputs=encoded, decoder_input_ids=decoder_input_ids, use_cache=False
+                ).logits
             decoder_input_ids = scheduled_sampling_inputs(
                 decoder_input_ids, first_pass, self.teacher_forcing_ratio, self.student.config.pad_token_id
             )
-        logits = self.student(encoder_outputs=encoded, decoder_input_ids=decoder_input_ids).logits
+        logits = self.student(encoder_outputs=encoded, decoder_input_ids=decoder_input_ids, use_cache=False).logits
         return caption_loss(logits, labels, self.label_smoothing)
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -165,8 +181,6 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def _tokenizer(config: DistillConfig, corpus):
-    from transformers import PreTrainedTokenizerFast
-
     if config.model.tokenizer:
         return PreTrainedTokenizerFast.from_pretrained(config.model.tokenizer)
     if config.model.init_from:
@@ -186,8 +200,6 @@ def _student(
         overrides.setdefault("encoder_projection_dim", teacher_dim)
     student = EffNetTrmForAudioCaptioning(EffNetTrmConfig(vocab_size=vocab_size, **overrides))
     if config.model.encoder_init_from:
-        from ..pretrain.init import load_encoder_weights
-
         report(load_encoder_weights(student, config.model.encoder_init_from).summary())
     return student
 
@@ -195,8 +207,6 @@ def _student(
 def _check_process_count(num_processes: int) -> None:
     """Processes started by a launcher that Accelerate does not take as one job would each train the
     whole data set into the same folders."""
-    import torch.distributed as dist
-
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() != num_processes:
         raise RuntimeError(
             f"{dist.get_world_size()} processes were started, but Accelerate runs each one alone "
@@ -205,17 +215,37 @@ def _check_process_count(num_processes: int) -> None:
 
 
 class Trainer:
+    """One distillation run: `Trainer(config).train()`. `__init__` builds the run in order (each
+    builder below names one part); the order matters for exact resumes (the seed is set before the
+    student is built, the scheduler is registered for checkpointing before the weight average)."""
+
     def __init__(self, config: DistillConfig):
-        from accelerate import Accelerator
-        from accelerate.utils import ProjectConfiguration, set_seed
-        from datasets import load_from_disk
-
-        from ..teachers.cache import load_teacher_cache
-
         self.config = config
-        training = config.training
         self.output_dir = Path(config.output_dir)
-        self.accelerator = Accelerator(
+        self.accelerator = self._build_accelerator()
+        _check_process_count(self.accelerator.num_processes)
+        set_seed(config.training.seed)
+        corpus = load_from_disk(config.data.dataset)
+        teacher, teacher_dim = self._build_teacher()
+        self.tokenizer = _tokenizer(config, corpus)
+        student = _student(config, len(self.tokenizer), teacher_dim, report=self.accelerator.print)
+        self.module = self._build_module(student, teacher_dim)
+        self.validation_rows = self._build_validation_rows(corpus)
+        self.live_teacher = self._build_live_teacher(teacher_dim)
+        self.batches, self.stream = self._build_data(corpus, teacher, student.config.sampling_rate)
+        self.module, self.optimizer, self.scheduler = self._build_optimizer()
+        self.weight_average = WeightAverage() if config.training.swa_start_epoch else None
+        if self.weight_average is not None:
+            self.accelerator.register_for_checkpointing(self.weight_average)
+        self.state = TrainerState(history=[])
+        if config.training.log_with:
+            self.accelerator.init_trackers("distill", config={k: str(v) for k, v in config.to_dict().items()})
+
+    # --- builders (called once, by __init__) -----------------------------------------------------------
+
+    def _build_accelerator(self) -> Accelerator:
+        training = self.config.training
+        return Accelerator(
             mixed_precision=training.mixed_precision,
             gradient_accumulation_steps=training.gradient_accumulation_steps,
             log_with=training.log_with,
@@ -223,20 +253,23 @@ class Trainer:
                 project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")
             ),
         )
-        _check_process_count(self.accelerator.num_processes)
-        set_seed(training.seed)
-        corpus = load_from_disk(config.data.dataset)
-        teacher, teacher_dim = None, None
-        if config.uses_teacher:
-            teacher, info = load_teacher_cache(config.data.teacher_cache)
-            teacher_dim = info["embedding_dim"]
-            if config.kd.sequence_kd:
-                check_teacher_alternatives(teacher, config.kd.sequence_kd_choice, config.data.teacher_cache)
-        self.tokenizer = _tokenizer(config, corpus)
-        student = _student(config, len(self.tokenizer), teacher_dim, report=self.accelerator.print)
-        self.module = DistillationModule(
+
+    def _build_teacher(self):
+        """The teacher's cached outputs and their embedding width, or (None, None) for a run without
+        a teacher (scratch); the cache is checked against `kd.sequence_kd_choice`."""
+        config = self.config
+        if not config.uses_teacher:
+            return None, None
+        teacher, info = load_teacher_cache(config.data.teacher_cache)
+        if config.kd.sequence_kd:
+            check_teacher_alternatives(teacher, config.kd.sequence_kd_choice, config.data.teacher_cache)
+        return teacher, info["embedding_dim"]
+
+    def _build_module(self, student: EffNetTrmForAudioCaptioning, teacher_dim: int | None) -> DistillationModule:
+        training = self.config.training
+        return DistillationModule(
             student,
-            config.kd,
+            self.config.kd,
             teacher_dim,
             training.label_smoothing,
             spec_augment=training.spec_augment,
@@ -244,38 +277,34 @@ class Trainer:
             frozen_encoder_stages=training.frozen_encoder_stages,
             cache_frozen_stages=training.cache_frozen_stages,
         )
-        self.validation_rows = corpus[config.data.validation_split]
-        if config.data.validation_limit:
-            self.validation_rows = self.validation_rows.select(
-                range(min(config.data.validation_limit, len(self.validation_rows)))
-            )
 
-        self.live_teacher = self._live_teacher(teacher_dim)
-        self.batches, self.stream = self._batches(corpus, teacher, student.config.sampling_rate)
-        steps_per_epoch = self.batches.steps_per_epoch
-        updates_per_epoch = math.ceil(steps_per_epoch / training.gradient_accumulation_steps)
+    def _build_validation_rows(self, corpus):
+        data = self.config.data
+        rows = corpus[data.validation_split]
+        if data.validation_limit:
+            rows = rows.select(range(min(data.validation_limit, len(rows))))
+        return rows
+
+    def _build_optimizer(self):
+        """Adam over the trainable parameters, the paper's warm-up + exponential decay, and the module
+        and optimizer prepared by Accelerate. The scheduler is stepped by hand once per optimizer update
+        (not per process)."""
+        training = self.config.training
+        updates_per_epoch = math.ceil(self.batches.steps_per_epoch / training.gradient_accumulation_steps)
         total_updates = updates_per_epoch * training.epochs
         warmup = max(1, int(training.warmup_epochs * updates_per_epoch))
         trainable = [parameter for parameter in self.module.parameters() if parameter.requires_grad]
         optimizer = torch.optim.Adam(trainable, lr=training.lr, weight_decay=training.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, warmup_exponential_decay(warmup, total_updates, training.lr, training.final_lr)
         )
-        # the scheduler is stepped by hand once per optimizer update (not per process)
-        self.module, self.optimizer = self.accelerator.prepare(self.module, optimizer)
-        self.accelerator.register_for_checkpointing(self.scheduler)
-        self.weight_average = WeightAverage() if training.swa_start_epoch else None
-        if self.weight_average is not None:
-            self.accelerator.register_for_checkpointing(self.weight_average)
-        self.state = TrainerState(history=[])
-        if training.log_with:
-            self.accelerator.init_trackers("distill", config={k: str(v) for k, v in config.to_dict().items()})
+        module, optimizer = self.accelerator.prepare(self.module, optimizer)
+        self.accelerator.register_for_checkpointing(scheduler)
+        return module, optimizer, scheduler
 
-    def _batches(self, corpus, teacher, rate: int):
+    def _build_data(self, corpus, teacher, rate: int):
         """The run's batches: `MixedBatches`, and with a streamed audio-only pool, `StreamedBatches` over
         it (whose loader the trainer then reads)."""
-        from feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
-
         data, training, kd = self.config.data, self.config.training, self.config.kd
         choice = {"caption_choice": kd.sequence_kd_choice, "caption_temperature": kd.sequence_kd_temperature}
 
@@ -284,8 +313,6 @@ class Trainer:
 
         audio_only = None
         if data.audio_only_split and not data.audio_only_streaming:
-            from datasets import load_from_disk
-
             pool = load_from_disk(data.audio_only_dataset) if data.audio_only_dataset else corpus
             audio_only = source(pool[data.audio_only_split], False)
         batches = MixedBatches(
@@ -302,8 +329,6 @@ class Trainer:
         )
         if not data.audio_only_streaming:
             return batches, None
-        from .streaming import StreamedBatches, open_audio_only_stream, shards_per_process
-
         stream = open_audio_only_stream(
             data.audio_only_dataset,
             data.audio_only_split,
@@ -324,13 +349,11 @@ class Trainer:
         live_rate = self.live_teacher.teacher.sampling_rate if self.live_teacher else None
         return batches, StreamedBatches(batches, stream, make_clip, training.audio_only_batch_size, live_rate)
 
-    def _live_teacher(self, teacher_dim: int | None):
+    def _build_live_teacher(self, teacher_dim: int | None):
         """The teacher run on streamed audio-only clips (`data.audio_only_live_teacher`), or None."""
         data, kd = self.config.data, self.config.kd
         if not data.audio_only_live_teacher:
             return None
-        from .streaming import LiveTeacher
-
         return LiveTeacher.from_pretrained(
             data.audio_only_live_teacher,
             self.accelerator.device,
@@ -503,21 +526,15 @@ class Trainer:
 
     # --- validation and the final model ---------------------------------------------------------------
 
-    def captioner(self, student: EffNetTrmForAudioCaptioning | None = None):
-        from ..inference import Captioner
-
+    def captioner(self, student: EffNetTrmForAudioCaptioning | None = None) -> Captioner:
         return Captioner(student or self.accelerator.unwrap_model(self.module).student, self.tokenizer)
 
     def _caption_validation_split(self, student: EffNetTrmForAudioCaptioning) -> list[str]:
         """Every process captions its share of the validation clips (none waits idle for the main
         one to caption them all); the main process gets them all, in order."""
-        from accelerate.utils import gather_object
-
-        from ..evaluation.runner import caption_split
-
         rank, world = self.accelerator.process_index, self.accelerator.num_processes
         share = self.validation_rows.select(range(rank, len(self.validation_rows), world))
-        captions = caption_split(
+        captions = evaluation_runner.caption_split(
             self.captioner(student),
             share,
             progress=False,
@@ -532,8 +549,6 @@ class Trainer:
     def validate(self, student: EffNetTrmForAudioCaptioning | None = None, weights: str = "epoch") -> float:
         """Score `student` (default: the one being trained; `weights` names it: "epoch" or "swa") and
         keep it as the best model folder when it wins under `selection_key`."""
-        from ..evaluation.metrics import VALIDATION_METRICS, compute_caption_metrics, distinct_captions
-
         training = self.config.training
         student = student or self.accelerator.unwrap_model(self.module).student
         student.eval()
@@ -542,12 +557,14 @@ class Trainer:
         if not self.accelerator.is_main_process:
             return math.nan
         references = [list(r) for r in self.validation_rows["captions"]]
-        scores = compute_caption_metrics(predictions, references, metrics=VALIDATION_METRICS)
+        scores = caption_metrics.compute_caption_metrics(
+            predictions, references, metrics=caption_metrics.VALIDATION_METRICS
+        )
         metric = training.selection_metric
         if metric not in scores.corpus:
             raise RuntimeError(f"validation metric {metric} unavailable: {scores.unavailable.get(metric)}")
         score = scores.corpus[metric]
-        distinct = distinct_captions(predictions)
+        distinct = caption_metrics.distinct_captions(predictions)
         measured = {**scores.corpus, "distinct_captions": distinct, "distinct_fraction": distinct / len(predictions)}
         self.state.history.append({"epoch": self.state.epoch, "weights": weights, **measured})
         if self.config.training.log_with:
@@ -589,8 +606,6 @@ class Trainer:
         (self.model_dir / "README.md").write_text(model_card(self.config, self.state), encoding="utf-8")
         (self.model_dir / "training_config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
         if self.config.push_to_hub:
-            from huggingface_hub import HfApi
-
             api = HfApi()
             api.create_repo(self.config.push_to_hub, exist_ok=True)
             api.upload_folder(folder_path=str(self.model_dir), repo_id=self.config.push_to_hub)

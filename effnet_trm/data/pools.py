@@ -36,8 +36,10 @@ class PoolStats:
     unreadable: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
-        return (f"{self.yielded} crops yielded; left out: {self.excluded} excluded (target val/test), "
-                f"{self.too_long} longer than {MAX_SECONDS:.0f} s, {len(self.unreadable)} unreadable")
+        return (
+            f"{self.yielded} crops yielded; left out: {self.excluded} excluded (target val/test), "
+            f"{self.too_long} longer than {MAX_SECONDS:.0f} s, {len(self.unreadable)} unreadable"
+        )
 
 
 def _crop(waveform: np.ndarray, size: int, seed: int, audio_id: str, epoch: int) -> tuple[np.ndarray, int]:
@@ -48,8 +50,16 @@ def _crop(waveform: np.ndarray, size: int, seed: int, audio_id: str, epoch: int)
     return waveform[start : start + size], start
 
 
-def _samples(items: Iterable[tuple[str, object]], exclude: set[str], sampling_rate: int, crop_seconds: float,
-             max_seconds: float, seed: int, epoch: int, stats: PoolStats) -> Iterator[dict]:
+def _samples(
+    items: Iterable[tuple[str, object]],
+    exclude: set[str],
+    sampling_rate: int,
+    crop_seconds: float,
+    max_seconds: float,
+    seed: int,
+    epoch: int,
+    stats: PoolStats,
+) -> Iterator[dict]:
     size = int(crop_seconds * sampling_rate)
     for audio_id, source in items:
         if audio_id in exclude:
@@ -79,8 +89,13 @@ def local_items(folder: str | Path) -> Iterator[tuple[str, Path]]:
             yield path.stem, path
 
 
-def hub_items(name: str, split: str = "train", audio_column: str = "audio", id_column: str | None = None,
-              config: str | None = None) -> Iterator[tuple[str, bytes]]:
+def hub_items(
+    name: str,
+    split: str = "train",
+    audio_column: str = "audio",
+    id_column: str | None = None,
+    config: str | None = None,
+) -> Iterator[tuple[str, bytes]]:
     from datasets import Audio, load_dataset
 
     stream = load_dataset(name, config, split=split, streaming=True).cast_column(audio_column, Audio(decode=False))
@@ -90,9 +105,15 @@ def hub_items(name: str, split: str = "train", audio_column: str = "audio", id_c
         yield audio_id, audio.get("bytes") or audio.get("path")
 
 
-def audio_only_pool(items: Callable[[], Iterable[tuple[str, object]]], exclude: Iterable[str] = (),
-                    sampling_rate: int = 16000, crop_seconds: float = 10.0, max_seconds: float = MAX_SECONDS,
-                    seed: int = 0, epoch: int = 0):
+def audio_only_pool(
+    items: Callable[[], Iterable[tuple[str, object]]],
+    exclude: Iterable[str] = (),
+    sampling_rate: int = 16000,
+    crop_seconds: float = 10.0,
+    max_seconds: float = MAX_SECONDS,
+    seed: int = 0,
+    epoch: int = 0,
+):
     """A `datasets.IterableDataset` of random crops (`audio_id`, `waveform`, `crop_start`) and its `PoolStats`.
 
     `items` makes a fresh iterator of `(audio_id, path or bytes)` pairs each time the stream is read,

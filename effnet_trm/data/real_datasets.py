@@ -65,12 +65,17 @@ def _readable(path: Path) -> str | None:
 
 
 def _clip_row(audio_id: str, path: Path, captions: list[str], source: str, licence: str) -> dict:
-    return {"audio": {"bytes": path.read_bytes(), "path": path.name}, "captions": captions, "audio_id": audio_id,
-            "classes": [], "source": source, "license": licence}
+    return {
+        "audio": {"bytes": path.read_bytes(), "path": path.name},
+        "captions": captions,
+        "audio_id": audio_id,
+        "classes": [],
+        "source": source,
+        "license": licence,
+    }
 
 
-def _build_split(entries: Iterable[tuple[str, Path | None, list[str]]], source: str, licence: str,
-                 report: SkipReport):
+def _build_split(entries: Iterable[tuple[str, Path | None, list[str]]], source: str, licence: str, report: SkipReport):
     rows = []
     for audio_id, path, captions in entries:
         if path is None:
@@ -103,7 +108,9 @@ def build_audiocaps(root: str | Path, id_column: str = "youtube_id"):
     splits = {}
     for split, csv_name in AUDIOCAPS_SPLITS.items():
         stem = csv_name.removesuffix(".csv")
-        audio_dirs = [d for d in (root / "audio" / stem, root / "audio" / split, root / "audio", root / stem) if d.is_dir()]
+        audio_dirs = [
+            d for d in (root / "audio" / stem, root / "audio" / split, root / "audio", root / stem) if d.is_dir()
+        ]
         entries = audiocaps_entries(root, csv_name, audio_dirs, id_column)
         splits[split] = _build_split(entries, f"audiocaps/{csv_name}", "AudioCaps (YouTube; see its terms)", report)
     return DatasetDict(splits), report
@@ -127,8 +134,14 @@ def build_clotho(root: str | Path):
     return DatasetDict(splits), report
 
 
-def stream_hub_dataset(name: str, split: str, audio_column: str = "audio", caption_columns: tuple[str, ...] = ("caption",),
-                       id_column: str | None = None, config: str | None = None):
+def stream_hub_dataset(
+    name: str,
+    split: str,
+    audio_column: str = "audio",
+    caption_columns: tuple[str, ...] = ("caption",),
+    id_column: str | None = None,
+    config: str | None = None,
+):
     """A Hub dataset streamed (`IterableDataset`) into the project schema, audio left undecoded."""
     from datasets import Audio, load_dataset
 
@@ -136,11 +149,20 @@ def stream_hub_dataset(name: str, split: str, audio_column: str = "audio", capti
     stream = stream.cast_column(audio_column, Audio(decode=False))
 
     def to_schema(example, index):
-        captions = [c for column in caption_columns for c in (example[column] if isinstance(example[column], list)
-                                                              else [example[column]]) if c]
+        captions = [
+            c
+            for column in caption_columns
+            for c in (example[column] if isinstance(example[column], list) else [example[column]])
+            if c
+        ]
         audio = example[audio_column]
-        return {"audio": {"bytes": audio.get("bytes"), "path": audio.get("path")}, "captions": captions,
-                "audio_id": str(example[id_column]) if id_column else f"{name}/{split}/{index}",
-                "classes": [], "source": f"hub:{name}", "license": ""}
+        return {
+            "audio": {"bytes": audio.get("bytes"), "path": audio.get("path")},
+            "captions": captions,
+            "audio_id": str(example[id_column]) if id_column else f"{name}/{split}/{index}",
+            "classes": [],
+            "source": f"hub:{name}",
+            "license": "",
+        }
 
     return stream.map(to_schema, with_indices=True, remove_columns=list(stream.column_names or []))

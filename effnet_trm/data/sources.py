@@ -176,7 +176,9 @@ def package_recordings(package: str, package_file: Path, rules: Iterable[SourceR
     return recordings
 
 
-def collect_recordings(packages: Iterable[str] | None = None, directory: Path | None = None) -> tuple[list[Recording], list[str]]:
+def collect_recordings(
+    packages: Iterable[str] | None = None, directory: Path | None = None
+) -> tuple[list[Recording], list[str]]:
     """All recordings of the available packages, and the names of the packages that were missing."""
     directory = directory or cache_dir()
     recordings, missing = [], []

@@ -3,7 +3,7 @@
 audio-only data, over several seeds, with the teacher's own scores on top.
 
     python benchmarks/distill_table.py --preset quick --seeds 0 1 2 \
-        --out outputs/distill_table_quick_pretrained                    # the README's table (about 2 h on 2 cores)
+        --out outputs/distill_table_quick_pretrained    # docs/method.md's table (about 2 h on 2 cores)
     python benchmarks/distill_table.py --preset quick --out outputs/distill_table_quick_pretrained --report-only
     python benchmarks/distill_table.py --preset bench --seeds 0 1 2      # the larger corpus (not run yet)
 

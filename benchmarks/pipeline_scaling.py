@@ -23,7 +23,7 @@ HTSAT-BART's), under --out (reused when present). Then, each run in a fresh proc
   of each part, and whether the final weights are bit-identical.
 
 Prints markdown tables; memory counts as flat when the largest corpus's peak is within --margin of
-the smallest's. Threads: --threads per process (1 on the 2-core machine of the README).
+the smallest's. Threads: --threads per process (1 on the 2-core machine of docs/data.md).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ not resample every clip at every step.
 Run the teacher cache on the original first: a 16 kHz copy has lost what the 32 kHz teacher hears
 above 8 kHz. The copy keeps every `audio_id` and caption, so that cache applies to it unchanged.
 Decoding a 10 s clip to 16 kHz took 8.0 ms from a 44.1 kHz FLAC, 5.3 ms from 32 kHz and 2.3 ms from a
-16 kHz FLAC (`python benchmarks/decode_cost.py --repeats 50`, one core; README, "The input pipeline at scale").
+16 kHz FLAC (`python benchmarks/decode_cost.py --repeats 50`, one core; docs/data.md, "Audio at the student's rate").
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ class DataConfig:
     #: `audio_only_streaming` a Hub dataset id or a local folder of Parquet/Arrow files
     audio_only_dataset: str | None = None
     #: stream `audio_only_dataset` (a `datasets.IterableDataset`) instead of reading it from local disk;
-    #: its batches are reproducible only for the same process and worker counts (README, "Streamed pools")
+    #: its batches are reproducible only for the same process and worker counts (docs/data.md, "Streamed")
     audio_only_streaming: bool = False
     #: shuffle a stream within a buffer of this many clips (0: file order within a shard, the shard
     #: order changing each pass). A buffer's content is not checkpointed: resume is then not exact

@@ -35,16 +35,26 @@ except ImportError:  # pragma: no cover
 try:
     from .configuration_effnet_trm import AUTO_MAP, CUSTOM_PIPELINES, EffNetTrmConfig
     from .feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
+    from .modelcard_effnet_trm import read_card_data, write_model_card
     from .pipeline_effnet_trm import EffNetTrmCaptioningPipeline
+    from .processing_effnet_trm import EffNetTrmProcessor
 except ImportError:
     from configuration_effnet_trm import AUTO_MAP, CUSTOM_PIPELINES, EffNetTrmConfig
     from feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
+    from modelcard_effnet_trm import read_card_data, write_model_card
     from pipeline_effnet_trm import EffNetTrmCaptioningPipeline
+    from processing_effnet_trm import EffNetTrmProcessor
 
 #: The code a saved model folder carries, so that it loads with `trust_remote_code=True` anywhere.
 CODE_FILES = tuple(
     f"{module.__module__.rpartition('.')[2]}.py"
-    for module in (EffNetTrmConfig, EffNetTrmFeatureExtractor, EffNetTrmCaptioningPipeline)
+    for module in (
+        EffNetTrmConfig,
+        EffNetTrmFeatureExtractor,
+        EffNetTrmCaptioningPipeline,
+        EffNetTrmProcessor,
+        write_model_card,
+    )
 ) + (f"{__name__.rpartition('.')[2]}.py",)
 
 
@@ -652,10 +662,12 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
     def save_pretrained(self, save_directory, *args, **kwargs) -> None:
         """`PreTrainedModel.save_pretrained`, plus what makes the folder a Hub model repo that loads
         without this package: `auto_map` and the custom pipeline in config.json, the code files beside
-        the weights, and the feature extractor's config (written once; an existing one is kept).
-        `push_to_hub=True` pushes the complete folder (through `push_to_hub`, which saves here again).
+        the weights, the feature extractor's config (written once; an existing one is kept), and the model
+        card: README.md rendered from the config and the card data (see `model_card_data`), which are kept
+        in `model_card.json`. `push_to_hub=True` pushes the complete folder (through `push_to_hub`).
         """
         push_to_hub = kwargs.pop("push_to_hub", False)
+        card_data = kwargs.pop("card_data", None)
         hub_kwargs = {
             key: kwargs.pop(key)
             for key in ("repo_id", "commit_message", "private", "token", "create_pr", "revision")
@@ -667,14 +679,58 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
         if not kwargs.get("is_main_process", True):
             return
         save_directory = Path(save_directory)
+        this_file = Path(__file__).resolve()
+        in_source_tree = this_file == (save_directory / this_file.name).resolve()
         for name in CODE_FILES:
             source = Path(__file__).with_name(name)
             if source.resolve() != (save_directory / name).resolve():
                 shutil.copyfile(source, save_directory / name)
         if not (save_directory / "preprocessor_config.json").exists():
             EffNetTrmFeatureExtractor(sampling_rate=self.config.sampling_rate).save_pretrained(save_directory)
+        if not in_source_tree:  # the repository's own README (the Space's page) is not a model card
+            write_model_card(save_directory, self.config, self.model_card_data(card_data))
         if push_to_hub:
-            self.push_to_hub(hub_kwargs.pop("repo_id", save_directory.name), **hub_kwargs)
+            self.push_to_hub(hub_kwargs.pop("repo_id", save_directory.name), card_data=card_data, **hub_kwargs)
+
+    def model_card_data(self, card_data: dict | None = None) -> dict:
+        """The facts the model card is written from (see `modelcard_effnet_trm`): `card_data` if given,
+        else `self.card_data` if set, else those saved with the folder the model was loaded from."""
+        if card_data is not None:
+            return card_data
+        if getattr(self, "card_data", None) is not None:
+            return self.card_data
+        return read_card_data(self.name_or_path) if Path(str(self.name_or_path)).is_dir() else {}
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        commit_message: str | None = None,
+        private: bool | None = None,
+        token: bool | str | None = None,
+        revision: str | None = None,
+        create_pr: bool = False,
+        card_data: dict | None = None,
+        **kwargs,
+    ):
+        """Upload what `save_pretrained` writes, the model card included. (transformers' own `push_to_hub`
+        replaces README.md with the Hub's current card or an empty template.)"""
+        import tempfile
+
+        from transformers.utils.hub import hf_api
+
+        repo_id = hf_api().create_repo(repo_id, private=private, token=token, exist_ok=True).repo_id
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_pretrained(folder, card_data=card_data, **kwargs)
+            return self._upload_modified_files(
+                folder,
+                repo_id,
+                files_timestamps={},
+                commit_message=commit_message,
+                token=token,
+                create_pr=create_pr,
+                revision=revision,
+            )
 
     def get_encoder(self, modality: str | None = None) -> EffNetTrmEncoder:
         return self.encoder

@@ -13,7 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from configuration_effnet_trm import EffNetTrmConfig
+from feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
 from modeling_effnet_trm import EffNetTrmForAudioCaptioning
+from processing_effnet_trm import EffNetTrmProcessor
 
 from .tokenization import build_word_tokenizer
 
@@ -22,17 +24,17 @@ def save_model_folder(
     model: EffNetTrmForAudioCaptioning,
     tokenizer,
     out_dir: str | Path,
-    model_card: str | None = None,
+    card_data: dict | None = None,
 ) -> Path:
-    """Save the model (its `save_pretrained` adds the code files, `auto_map`, the pipeline and the
-    feature extractor), the tokenizer and an optional model card into `out_dir`."""
+    """Save the model (its `save_pretrained` adds the code files, `auto_map`, the pipeline, the feature
+    extractor and the model card) and its processor (feature extractor + tokenizer, for `AutoProcessor`)
+    into `out_dir`. `card_data` are facts for the model card (see `modelcard_effnet_trm`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.config.vocab_size = len(tokenizer)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    if model_card is not None:
-        (out_dir / "README.md").write_text(model_card, encoding="utf-8")
+    model.save_pretrained(out_dir, card_data=card_data)
+    feature_extractor = EffNetTrmFeatureExtractor(sampling_rate=model.config.sampling_rate)
+    EffNetTrmProcessor(feature_extractor, tokenizer).save_pretrained(out_dir)
     return out_dir
 
 

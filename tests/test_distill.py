@@ -754,7 +754,7 @@ def test_selection_prefers_varied_captions_over_a_collapsed_high_score(tiny_run,
 
 
 def test_selection_with_only_collapsed_checkpoints_warns_in_the_model_card(tiny_run):
-    from effnet_trm.distill.trainer import TrainerState, model_card, selection_key
+    from effnet_trm.distill.trainer import TrainerState, selection_key, training_details
 
     assert selection_key(0.1, 0.5, 0.0) > selection_key(0.05, 1.0, 0.0)  # 0.0: the metric alone (the paper)
     config = _config(tiny_run, "card", **{"training.min_distinct_fraction": 0.25})
@@ -764,7 +764,7 @@ def test_selection_with_only_collapsed_checkpoints_warns_in_the_model_card(tiny_
         best_eligible=False,
         history=[{"epoch": 3, "cider_d": 0.7, "distinct_captions": 2, "distinct_fraction": 0.05}],
     )
-    card = model_card(config, state)
+    card = training_details(config, state)
     assert (
         "**Warning**: no validation reached 25% distinct captions" in card
         and "2 distinct validation captions (5%)" in card

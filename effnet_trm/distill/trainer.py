@@ -29,6 +29,7 @@ from transformers import PreTrainedTokenizerFast
 
 from configuration_effnet_trm import EffNetTrmConfig
 from feature_extraction_effnet_trm import EffNetTrmFeatureExtractor
+from modelcard_effnet_trm import update_model_card
 from modeling_effnet_trm import EffNetTrmEncoderOutput, EffNetTrmForAudioCaptioning, masked_mean
 
 # the evaluation modules by name: tests replace their functions (caption_split, compute_caption_metrics)
@@ -603,7 +604,12 @@ class Trainer:
         if self.model_dir.exists():
             shutil.rmtree(self.model_dir)
         shutil.copytree(self.best_dir, self.model_dir)
-        (self.model_dir / "README.md").write_text(model_card(self.config, self.state), encoding="utf-8")
+        update_model_card(
+            self.model_dir,
+            training_details=training_details(self.config, self.state),
+            training_data=training_data_facts(self.config),
+            longest_clip_seconds=self.config.data.crop_seconds,
+        )
         (self.model_dir / "training_config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
         if self.config.push_to_hub:
             api = HfApi()
@@ -646,8 +652,9 @@ def _on_off(flag) -> str:
     return "on" if flag else "off"
 
 
-def model_card(config: DistillConfig, state: TrainerState, test_scores: dict | None = None) -> str:
-    """README.md for the model folder: metadata, how it was trained, the measured scores."""
+def training_details(config: DistillConfig, state: TrainerState) -> str:
+    """The model card's Training section: how the checkpoint was trained and selected, and its validation
+    scores. (The card around it is written by the model's `save_pretrained`: `modelcard_effnet_trm`.)"""
     best = next(
         (
             h
@@ -673,21 +680,10 @@ def model_card(config: DistillConfig, state: TrainerState, test_scores: dict | N
         encoder += f", initialised from `{config.model.encoder_init_from}`"
     audio_only_batch = training.audio_only_batch_size if data.audio_only_split else 0
     validated_weights = f"{'SWA up to ' if state.best_weights == 'swa' else ''}epoch {state.best_epoch}"
-    card = f"""---
-library_name: transformers
-pipeline_tag: audio-to-text
-tags: [audio-captioning, knowledge-distillation, effnet-trm]
-metrics: [bleu, meteor, rouge, cider]
----
-
-# EffNet-Trm audio captioner
-
-An EfficientNet-B2 + 2-layer Transformer captioner (Xu et al., Interspeech 2024), trained with
-`train_distill.py` from the effnet-trm package. Load it with
-`AutoModel.from_pretrained(<this folder>, trust_remote_code=True)`; caption with `generate()`.
+    return f"""Trained with `train_distill.py` from the effnet-trm package.
 
 - Data: `{data.dataset}` (labelled split `{data.train_split}`, audio-only split
-  `{data.audio_only_split}`), teacher cache `{data.teacher_cache}`.
+  `{data.audio_only_split}`), teacher cache `{data.teacher_cache}`, {data.crop_seconds:g} s crops.
 - Losses: L_sup (weight {kd.sup_weight}) + L_seq ({_on_off(kd.sequence_kd)}, weight {kd.seq_weight})
   + L_enc `{kd.encoder_loss}` (weight {kd.enc_weight}); sequence KD targets: `{kd.sequence_kd_choice}`.
 - Regularisers: SpecAugment {_on_off(training.spec_augment)}, scheduled sampling {scheduled_sampling},
@@ -696,7 +692,7 @@ An EfficientNet-B2 + 2-layer Transformer captioner (Xu et al., Interspeech 2024)
 - {training.epochs} epochs, {training.labelled_batch_size} labelled + {audio_only_batch} audio-only clips per step,
   peak LR {training.lr}.
 
-## Validation scores of this checkpoint ({validated_weights}, beam {training.num_beams})
+### Validation scores of this checkpoint ({validated_weights}, beam {training.num_beams})
 
 {selection_note(config, state, best)}
 
@@ -704,13 +700,31 @@ An EfficientNet-B2 + 2-layer Transformer captioner (Xu et al., Interspeech 2024)
 |---|---|
 {rows}
 """
-    if test_scores:
-        test = "\n".join(f"| {k} | {v:.4f} |" for k, v in test_scores.items())
-        card += f"""
-## Test scores
 
-| metric | score |
-|---|---|
-{test}
-"""
-    return card
+
+def training_data_facts(config: DistillConfig) -> dict:
+    """The model card's training-data facts: the corpus, its splits and the licences its `license` column
+    lists (read from a local corpus; a streamed pool's licences are not known here)."""
+    data = config.data
+    splits = [(data.dataset, data.train_split)]
+    if data.audio_only_split and not data.audio_only_streaming:
+        splits.append((data.audio_only_dataset or data.dataset, data.audio_only_split))
+    licences, unknown = set(), []
+    for folder, split in splits:
+        try:
+            column = load_from_disk(folder)[split]["license"] if Path(folder).is_dir() else None
+        except (KeyError, FileNotFoundError, ValueError):
+            column = None
+        if column is None:
+            unknown.append(f"`{folder}` split `{split}`")
+            continue
+        licences.update(part for value in column for part in str(value).split("|") if part)
+    described = f"`{data.dataset}`: labelled split `{data.train_split}`" + (
+        f", audio-only split `{data.audio_only_split}`"
+        + (f" of `{data.audio_only_dataset}`" if data.audio_only_dataset else "")
+        if data.audio_only_split
+        else ""
+    )
+    if unknown:
+        described += f". Licences not recorded for {', '.join(unknown)}."
+    return {"name": data.dataset, "description": described + ".", "licenses": sorted(licences)}

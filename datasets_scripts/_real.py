@@ -30,7 +30,7 @@ def save_hub_splits(args: argparse.Namespace) -> int:
 
     from datasets import DatasetDict
 
-    from effnet_trm.data.io import rows_to_dataset
+    from effnet_trm.data.io import rows_to_dataset, save_dataset
 
     splits = {}
     for pair in args.hub_splits:
@@ -44,6 +44,6 @@ def save_hub_splits(args: argparse.Namespace) -> int:
             else:
                 grouped[row["audio_id"]] = row
         splits[ours] = rows_to_dataset(list(grouped.values()))
-    DatasetDict(splits).save_to_disk(args.out)
+    save_dataset(DatasetDict(splits), args.out)
     print({split: len(rows) for split, rows in splits.items()})
     return 0

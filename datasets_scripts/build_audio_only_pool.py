@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from effnet_trm.data.io import encode_flac, rows_to_dataset  # noqa: E402
+from effnet_trm.data.io import encode_flac, rows_to_dataset, save_dataset  # noqa: E402
 from effnet_trm.data.pools import audio_only_pool, hub_items, local_items  # noqa: E402
 
 POOL_RATE = 32000  # the teacher's rate; the student pipeline resamples once
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         )
     from datasets import DatasetDict
 
-    DatasetDict({"audio_only": rows_to_dataset(rows)}).save_to_disk(args.out)
+    save_dataset(DatasetDict({"audio_only": rows_to_dataset(rows)}), args.out)
     print(f"{len(rows)} clips -> {args.out}; {stats.summary()}")
     return 0
 

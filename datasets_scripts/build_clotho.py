@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datasets_scripts._real import add_hub_arguments, save_hub_splits  # noqa: E402
+from effnet_trm.data.io import save_dataset  # noqa: E402
 from effnet_trm.data.real_datasets import build_clotho  # noqa: E402
 
 
@@ -30,7 +31,7 @@ def main(argv=None) -> int:
     if args.hub:
         return save_hub_splits(args)
     corpus, report = build_clotho(args.root)
-    corpus.save_to_disk(args.out)
+    save_dataset(corpus, args.out)
     print({split: len(rows) for split, rows in corpus.items()}, "-", report.summary())
     return 0
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from effnet_trm.data.io import store_at_rate  # noqa: E402
+from effnet_trm.data.io import save_dataset, store_at_rate  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
                 for split in splits
             }
         )
-        copy.save_to_disk(args.out)
+        save_dataset(copy, args.out)
     print({split: len(rows) for split, rows in copy.items()}, f"at {args.rate} Hz in {args.out}")
     return 0
 

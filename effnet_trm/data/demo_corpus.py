@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_folder
 from ..audio import AudioError, load_audio
 from .catalogue import CLASSES, SoundClass
 from .io import encode_flac, rows_to_dataset
@@ -158,10 +159,9 @@ def caption_candidates(recipe: str, classes: Sequence[SoundClass]) -> list[str]:
         )
     if recipe == "two_events":
         first, second = classes
-        return (
-            [f"{a} and then {b}" for a in first.clauses for b in second.clauses]
-            + [f"{a} followed by {noun}" for a in first.clauses for noun in second.nouns]
-        )
+        return [f"{a} and then {b}" for a in first.clauses for b in second.clauses] + [
+            f"{a} followed by {noun}" for a in first.clauses for noun in second.nouns
+        ]
     raise ValueError(f"unknown recipe {recipe}")
 
 
@@ -280,9 +280,14 @@ def build_split(split: str, recordings: list[Recording], size: int, seed: int, p
 def clips_to_dataset(clips: list[Clip]):
     return rows_to_dataset(
         [
-            {"audio": {"bytes": clip.audio, "path": f"{clip.audio_id}.flac"}, "captions": clip.captions,
-             "audio_id": clip.audio_id, "classes": clip.classes, "source": "|".join(clip.sources),
-             "license": "|".join(clip.licenses)}
+            {
+                "audio": {"bytes": clip.audio, "path": f"{clip.audio_id}.flac"},
+                "captions": clip.captions,
+                "audio_id": clip.audio_id,
+                "classes": clip.classes,
+                "source": "|".join(clip.sources),
+                "license": "|".join(clip.licenses),
+            }
             for clip in clips
         ]
     )
@@ -315,9 +320,10 @@ def build_demo_corpus(
             for split in SPLITS
         }
     )
-    out_dir = Path(out_dir)
-    corpus.save_to_disk(str(out_dir))
-    (out_dir / "README.md").write_text(dataset_card(corpus, splits, preset, seed, missing), encoding="utf-8")
+    # `datasets` writes dataset_dict.json first: saved in place, a stopped build would look finished
+    with atomic_folder(out_dir) as folder:
+        corpus.save_to_disk(str(folder))
+        (folder / "README.md").write_text(dataset_card(corpus, splits, preset, seed, missing), encoding="utf-8")
     return corpus
 
 
@@ -342,12 +348,12 @@ def build_pretraining_pool(
     Saved as a `Dataset` in the project schema (its captions are never read)."""
     train_side = recordings_of(TRAIN_SIDE, seed, recordings)
     pool = clips_to_dataset(build_split(PRETRAIN_POOL, train_side, size, seed, progress))
-    pool.save_to_disk(str(out_dir))
+    with atomic_folder(out_dir) as folder:
+        pool.save_to_disk(str(folder))
     return pool
 
 
-def build_held_out_clips(size: int, seed: int = 0, recordings: list[Recording] | None = None,
-                         progress: bool = True):
+def build_held_out_clips(size: int, seed: int = 0, recordings: list[Recording] | None = None, progress: bool = True):
     """`size` new clips (captioned like the corpus's) composed from the recordings that the corpus with
     the same `seed` deals to validation and test: sounds no model was trained on, in mixtures that are
     not in the corpus. Returns a `Dataset` in the project schema; nothing is written."""

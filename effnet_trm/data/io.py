@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..atomic import atomic_folder
 from ..audio import AudioError, load_audio
 
 
@@ -29,6 +30,13 @@ def decode_split(rows, sampling_rate: int, progress: bool = True, desc: str = "d
 
     audio = rows.select_columns(["audio"])
     return [decode_audio(row["audio"], sampling_rate) for row in tqdm(audio, desc=desc, disable=not progress)]
+
+
+def save_dataset(dataset, out_dir) -> None:
+    """`dataset.save_to_disk(out_dir)`, whole or absent: `datasets` writes its index file first, so a
+    build stopped while saving in place would leave a folder that loads as if it were finished."""
+    with atomic_folder(out_dir) as folder:
+        dataset.save_to_disk(str(folder))
 
 
 def rows_to_dataset(rows: list[dict]):
@@ -84,6 +92,12 @@ def store_at_rate(rows, sampling_rate: int, num_proc: int | None = None, cache_f
     # cast back; every file goes to `cache_file_name`'s folder, none into the original's
     features = rows.features.copy()
     features["audio"] = {"bytes": Value("binary"), "path": Value("string")}
-    resampled = rows.map(_reencoded, fn_kwargs={"sampling_rate": sampling_rate}, num_proc=num_proc, features=features,
-                         cache_file_name=cache_file_name, desc=f"storing at {sampling_rate} Hz")
+    resampled = rows.map(
+        _reencoded,
+        fn_kwargs={"sampling_rate": sampling_rate},
+        num_proc=num_proc,
+        features=features,
+        cache_file_name=cache_file_name,
+        desc=f"storing at {sampling_rate} Hz",
+    )
     return resampled.cast_column("audio", Audio(decode=False))

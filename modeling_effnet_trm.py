@@ -623,7 +623,9 @@ class EffNetTrmPreTrainedModel(PreTrainedModel):
         """Xavier-uniform for linear and embedding weights (as the reference decoder), zero biases, the
         sinusoidal values for a stored position table.
 
-        The EfficientNet keeps timm's own initialisation (He-normal convolutions, unit batch norms).
+        The EfficientNet keeps timm's own initialisation (He-normal convolutions, unit batch norms); its
+        batch norms are (re)set here too, running statistics included, so that a model materialised from
+        the meta device has no uninitialised buffer.
         """
         if isinstance(module, (nn.Linear, nn.Embedding)):
             init.xavier_uniform_(module.weight)
@@ -632,6 +634,14 @@ class EffNetTrmPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.LayerNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm):  # timm's BatchNormAct2d among them
+            if module.weight is not None:
+                init.ones_(module.weight)
+                init.zeros_(module.bias)
+            if module.running_mean is not None:
+                init.zeros_(module.running_mean)
+                init.ones_(module.running_var)
+                init.zeros_(module.num_batches_tracked)
         elif isinstance(module, EffNetTrmDecoder) and module.position_table is not None:
             # a fresh "stored" model starts from the sinusoidal table; a checkpoint's own table replaces it
             positions = torch.arange(module.position_table.shape[0], device=module.position_table.device)

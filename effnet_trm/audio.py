@@ -1,8 +1,9 @@
 """Audio input/output shared by every part of the project.
 
 One place decides how a file becomes a model input: soundfile decodes it (wav, flac, ogg/vorbis,
-mp3, 8/16/24/32-bit integer or float), channels are averaged to mono, and soxr (the resampler
-librosa uses) converts the rate. Every failure is raised as :class:`AudioError` with a message
+mp3, 8/16/24/32-bit integer or float), or, for what libsndfile cannot read (M4A/AAC from phones,
+webm, wma), FFmpeg through PyAV; channels are averaged to mono, and soxr (the resampler librosa
+uses) converts the rate. Every failure is raised as :class:`AudioError` with a message
 that names the file and says what is wrong, so callers can report it per file and go on.
 """
 
@@ -124,14 +125,63 @@ def read_audio(source: AudioSource, max_seconds: float | None = None) -> tuple[n
         reason = getattr(error, "error_string", None) or str(error)  # libsndfile's words, without the path
         if reason.startswith("File does not exist"):  # what it says of undecodable MPEG data in a file that exists
             reason = "Format not recognised"
-        raise AudioError(
-            f"{name}: not a readable audio file ({reason.rstrip('.')}); supported are wav, flac, ogg and mp3"
-        ) from None
+        if hasattr(source, "seek"):
+            source.seek(0)
+        data, sample_rate = _read_with_ffmpeg(source, name, max_seconds, reason.rstrip("."))
+        limit = None if max_seconds is None else int(max_seconds * sample_rate)
     if limit is not None and data.shape[0] > limit:  # the header understated the length
         raise _too_long(name, data.shape[0] / sample_rate, max_seconds, at_least=True)
     if data.shape[0] == 0:
         raise AudioError(f"{name}: the audio is empty (zero samples)")
     return data, sample_rate
+
+
+#: What each decoder reads, for the message when neither can.
+SOUNDFILE_FORMATS = "wav, flac, ogg (vorbis, opus) and mp3"
+FFMPEG_FORMATS = "m4a/mp4 (AAC, ALAC), webm, wma and most other formats"
+
+
+def _read_with_ffmpeg(source, name: str, max_seconds: float | None, soundfile_reason: str) -> tuple[np.ndarray, int]:
+    """The fallback for what libsndfile cannot read (phones record M4A): FFmpeg's decoders through
+    PyAV, when it is installed. Same contract as `read_audio`: float32 (frames, channels) and the rate,
+    a recording over `max_seconds` refused from its declared duration and, should that understate
+    it, while decoding (one frame past the limit)."""
+    try:
+        import av
+    except ImportError:
+        hint = f"; for {FFMPEG_FORMATS}, install PyAV (pip install av)"
+        raise AudioError(
+            f"{name}: not a readable audio file ({soundfile_reason}); supported are {SOUNDFILE_FORMATS}{hint}"
+        ) from None
+    try:
+        with av.open(source if not isinstance(source, bytes) else os.fsdecode(source), "r") as container:
+            if not container.streams.audio:
+                raise AudioError(f"{name}: the file has no audio stream")
+            stream = container.streams.audio[0]
+            sample_rate = int(stream.codec_context.sample_rate or stream.rate or 0)
+            check_sample_rate(sample_rate, name)
+            declared = float(container.duration / av.time_base) if container.duration else None
+            if max_seconds is not None and declared is not None and declared > max_seconds:
+                raise _too_long(name, declared, max_seconds)
+            limit = None if max_seconds is None else int(max_seconds * sample_rate)
+            planar = av.AudioResampler(format="fltp")  # float32, one row per channel, rate and layout kept
+            pieces, frames = [], 0
+            for frame in container.decode(stream):
+                for converted in planar.resample(frame):
+                    pieces.append(converted.to_ndarray())
+                    frames += pieces[-1].shape[1]
+                if limit is not None and frames > limit:
+                    break
+    except AudioError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, MemoryError) as error:
+        reason = f"{soundfile_reason}; FFmpeg: {getattr(error, 'strerror', None) or error}"
+        raise AudioError(
+            f"{name}: not a readable audio file ({reason}); supported are {SOUNDFILE_FORMATS}, {FFMPEG_FORMATS}"
+        ) from None
+    if not pieces:
+        raise AudioError(f"{name}: the audio is empty (zero samples)")
+    return np.ascontiguousarray(np.concatenate(pieces, axis=1).T, dtype=np.float32), sample_rate
 
 
 def _too_long(name: str, seconds: float, max_seconds: float, at_least: bool = False) -> AudioError:

@@ -156,12 +156,15 @@ class EffNetTrmCaptioningPipeline(ChunkPipeline):
 
     def _forward(self, model_inputs, **generate_kwargs):
         extra = {key: model_inputs.pop(key) for key in ("timestamp", "chunked", "is_last")}
-        return {"ids": self.model.generate(**model_inputs, **generate_kwargs), **extra}
+        clips = model_inputs["input_values"].shape[0]
+        ids = self.model.generate(**model_inputs, **generate_kwargs)
+        # (clips, sequences per clip, words): a batch of chunks is split per clip along the first axis
+        return {"ids": ids.reshape(clips, ids.shape[0] // clips, *ids.shape[1:]), **extra}
 
     def postprocess(self, model_outputs, num_return_sequences: int = 1):
         if isinstance(model_outputs, dict):  # a single output (not packed)
             model_outputs = [model_outputs]
-        captions = [self.tokenizer.batch_decode(out["ids"], skip_special_tokens=True) for out in model_outputs]
+        captions = [self.tokenizer.batch_decode(out["ids"][0], skip_special_tokens=True) for out in model_outputs]
         if not model_outputs[0]["chunked"]:
             return [{"generated_text": caption} for caption in captions[0]]
         chunks = []

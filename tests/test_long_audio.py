@@ -79,11 +79,26 @@ def test_pipeline_chunks_an_array_and_returns_candidates(model_dir):
     )
     assert [c["timestamp"] for c in output["chunks"]] == [(0.0, 10.0), (10.0, 20.0), (20.0, 25.0)]
     assert all(len(c["candidates"]) == 2 and c["candidates"][0] == c["text"] for c in output["chunks"])
+    batched = captioner(
+        {"array": waveform, "sampling_rate": 44100},
+        chunk_length_s=10,
+        num_beams=2,
+        num_return_sequences=2,
+        max_new_tokens=3,
+        batch_size=2,  # chunks of different lengths padded together: their masks keep the captions
+    )
+    assert batched == [output]
     # one chunk's caption is that of the same audio captioned alone
     alone = captioner(
         {"array": waveform[: 10 * 44100], "sampling_rate": 44100}, num_beams=2, num_return_sequences=2, max_new_tokens=3
     )
     assert alone[0]["generated_text"] == output["chunks"][0]["text"]
+    # unchunked clips batched together keep their own candidates too
+    clips = [waveform[: 3 * 44100], waveform[: 5 * 44100]]
+    settings = {"num_beams": 2, "num_return_sequences": 2, "max_new_tokens": 3}
+    inputs = [{"array": clip, "sampling_rate": 44100} for clip in clips]
+    assert captioner(inputs, batch_size=2, **settings) == [captioner(x, **settings) for x in inputs]
+    assert all(len(result) == 2 for result in captioner(inputs, batch_size=2, **settings))
     with pytest.raises(ValueError, match="chunk_length_s"):
         captioner(waveform[:16000], chunk_length_s=-1)
 

@@ -727,9 +727,9 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
         replaces README.md with the Hub's current card or an empty template.)"""
         import tempfile
 
-        from transformers.utils.hub import hf_api
+        from huggingface_hub import create_repo
 
-        repo_id = hf_api().create_repo(repo_id, private=private, token=token, exist_ok=True).repo_id
+        repo_id = create_repo(repo_id, private=private, token=token, exist_ok=True).repo_id
         with tempfile.TemporaryDirectory() as folder:
             self.save_pretrained(folder, card_data=card_data, **kwargs)
             return self._upload_modified_files(

@@ -99,21 +99,20 @@ def test_update_model_card_adds_held_out_figures(model_and_tokenizer, tmp_path):
 
 
 def test_push_to_hub_uploads_the_card(model_and_tokenizer, monkeypatch):
-    import transformers.utils.hub as hub
+    import huggingface_hub
 
     model, _ = model_and_tokenizer
     uploaded = {}
 
-    class FakeApi:
-        def create_repo(self, repo_id, **kwargs):
-            return type("Repo", (), {"repo_id": f"someone/{repo_id}"})()
+    def create_repo(repo_id, **kwargs):
+        return type("Repo", (), {"repo_id": f"someone/{repo_id}"})()
 
     def upload(self, folder, repo_id, **kwargs):
         from pathlib import Path
 
         uploaded.update({p.name: p.read_bytes() for p in Path(folder).iterdir()}, repo_id=repo_id)
 
-    monkeypatch.setattr(hub, "hf_api", lambda: FakeApi())
+    monkeypatch.setattr(huggingface_hub, "create_repo", create_repo)
     monkeypatch.setattr(EffNetTrmForAudioCaptioning, "_upload_modified_files", upload)
     model.push_to_hub("tiny-captioner", card_data={"results": {"demo": DEMO}})
     assert uploaded["repo_id"] == "someone/tiny-captioner"

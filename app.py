@@ -15,6 +15,7 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from effnet_trm.app.lifecycle import own_cache_folder, stop_on_sigterm  # noqa: E402
 from effnet_trm.app.service import CaptionService, export_examples  # noqa: E402
 from effnet_trm.app.ui import build_ui, launch  # noqa: E402
 
@@ -28,9 +29,14 @@ def main(argv=None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--examples-from", default="data/demo_quick", help="demo corpus for example clips")
     args = parser.parse_args(argv)
+    stop_on_sigterm()
     service = CaptionService.load(args.model)
     examples = export_examples(args.examples_from, "outputs/app_examples")
-    launch(build_ui(service, examples), args.host, args.port)
+    with own_cache_folder():  # uploads and outputs, removed when the server stops
+        try:
+            launch(build_ui(service, examples), args.host, args.port)
+        except KeyboardInterrupt:
+            pass
 
 
 if __name__ == "__main__":

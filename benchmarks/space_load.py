@@ -3,6 +3,7 @@
 
     python benchmarks/space_load.py --clients 8 --requests 6            # a fresh init-model (full size)
     python benchmarks/space_load.py --model outputs/demo/student --clients 8 --requests 6
+    python benchmarks/space_load.py --clients 4 --requests 4 --rounds 22 --warmup-rounds 2   # a soak
 
 Each of N clients (threads, each its own `gradio_client.Client`) sends M requests, a deterministic mix of
 good clips, long recordings (captioned per 10 s segment), bad files (not audio, an impossible sampling
@@ -12,12 +13,19 @@ user's); bad files must get their message. The server's resident memory (psutil)
 pass (every kind of request already served once) and again after the load. Prints a table of latencies
 (p50 / p95 per kind, queueing included: the Space serves one request at a time) and the checks. Every
 request has a time limit, so the run ends by itself. `tests/test_app.py` runs a short version.
+
+With `--rounds N` the same load repeats on one server (a soak): its memory after each round, the growth
+after `--warmup-rounds` (must stay under `--max-growth`), every answer against its solo answer, and the
+server's Gradio cache folder, which must be empty once the server is stopped (SIGTERM, as `kill` does).
+`tests/test_space_soak.py` runs a short soak.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -38,17 +46,23 @@ REQUEST_TIMEOUT_S = 300.0
 class AppServer:
     """`python app.py --model MODEL` on a free loopback port, as a context manager (stopped on exit)."""
 
-    def __init__(self, model: str, start_timeout: float = 300.0):
+    def __init__(self, model: str, start_timeout: float = 300.0, temp_dir: str | Path | None = None):
         self.model, self.start_timeout = model, start_timeout
+        self.temp_dir = Path(temp_dir) if temp_dir else None  # the server's Gradio cache (GRADIO_TEMP_DIR)
 
     def __enter__(self) -> AppServer:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}/"
+        environment = dict(os.environ)
+        if self.temp_dir is not None:
+            self.temp_dir.mkdir(parents=True, exist_ok=True)
+            environment["GRADIO_TEMP_DIR"] = str(self.temp_dir)
         self.process = subprocess.Popen(
             [sys.executable, "app.py", "--model", self.model, "--port", str(port)],
             cwd=ROOT,
+            env=environment,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
@@ -70,8 +84,12 @@ class AppServer:
         except OSError:
             return False
 
+    def temp_files(self) -> list[Path]:
+        """The files in the server's Gradio cache (uploads and outputs)."""
+        return [p for p in self.temp_dir.rglob("*") if p.is_file()] if self.temp_dir else []
+
     def __exit__(self, *exc) -> None:
-        self.process.terminate()
+        self.process.terminate()  # app.py shuts down on SIGTERM as on Ctrl-C
         try:
             self.log = self.process.communicate(timeout=60)[0].decode(errors="replace")
         except subprocess.TimeoutExpired:
@@ -97,7 +115,8 @@ class Request:
                 table = job.result(timeout=REQUEST_TIMEOUT_S)
                 return json.dumps(table["data"] if isinstance(table, dict) else table)
             job = client.submit(handle_file(self.paths[0]), 3, "beam search", 1, api_name="/caption")
-            best, _, segments, _, _ = job.result(timeout=REQUEST_TIMEOUT_S)
+            outputs = job.result(timeout=REQUEST_TIMEOUT_S)
+            best, segments = outputs[0], outputs[-3]  # (caption, ..., segments, spectrogram, timing)
             rows = segments["data"] if isinstance(segments, dict) else segments
             return json.dumps([best, rows])
         except TimeoutError:
@@ -188,16 +207,23 @@ def process_rss_mb(pid: int) -> float:
 
 
 def run_load(
-    url: str, server_pid: int, requests: dict[str, list[Request]], clients: int, per_client: int
+    url: str,
+    server_pid: int,
+    requests: dict[str, list[Request]],
+    clients: int,
+    per_client: int,
+    solo: dict[Request, str] | None = None,
 ) -> LoadReport:
-    """Solo answers for every distinct request, then `clients` concurrent users x `per_client` requests
-    against the server at `url` (process `server_pid`, whose memory is measured)."""
+    """Solo answers for every distinct request (unless `solo` has them from an earlier round), then
+    `clients` concurrent users x `per_client` requests against the server at `url` (process
+    `server_pid`, whose memory is measured)."""
     from gradio_client import Client
 
     report = LoadReport()
-    solo_client = Client(url, verbose=False)
-    for request in sum(requests.values(), []):
-        report.solo[request] = request.send(solo_client)
+    if solo is None:
+        solo_client = Client(url, verbose=False)
+        solo = {request: request.send(solo_client) for request in sum(requests.values(), [])}
+    report.solo = solo
     report.rss_before_mb = process_rss_mb(server_pid)
     lock = threading.Lock()
 
@@ -233,16 +259,79 @@ def run_load(
     return report
 
 
+@dataclass
+class SoakReport:
+    """Rounds of the same load on one server: its memory after each, and what went wrong anywhere."""
+
+    rounds: list[LoadReport]
+    warmup: int
+    temp_files_during: int = 0
+    temp_files_left: int = 0
+    tracebacks: int = 0
+
+    @property
+    def rss_mb(self) -> list[float]:
+        return [r.rss_after_mb for r in self.rounds]
+
+    @property
+    def growth_after_warmup(self) -> float:
+        """RSS growth from the end of the warm-up rounds to the end, as a fraction."""
+        base = self.rss_mb[self.warmup - 1] if self.warmup else self.rounds[0].rss_before_mb
+        return (self.rss_mb[-1] - base) / base
+
+    @property
+    def wrong_answers(self) -> int:
+        return sum(len(r.mismatches) for r in self.rounds)
+
+    @property
+    def lost(self) -> int:
+        return sum(r.lost for r in self.rounds)
+
+    def summary(self) -> dict:
+        return {
+            "rounds": len(self.rounds),
+            "requests": sum(r.sent for r in self.rounds),
+            "rss_mb_after_each_round": [round(x) for x in self.rss_mb],
+            "rss_growth_after_warmup_percent": round(100 * self.growth_after_warmup, 2),
+            "answers_differing_from_solo": self.wrong_answers,
+            "lost": self.lost,
+            "server_tracebacks": self.tracebacks,
+            "gradio_cache_files_while_running": self.temp_files_during,
+            "gradio_cache_files_left_after_stop": self.temp_files_left,
+        }
+
+
+def soak(model: str, requests, clients: int, per_client: int, rounds: int, warmup: int, work: Path) -> SoakReport:
+    """`rounds` rounds of load against one app.py server with its own Gradio cache folder, stopped
+    at the end as a user stops it (SIGTERM)."""
+    cache = work / "gradio-cache"
+    if cache.exists():
+        shutil.rmtree(cache)
+    with AppServer(model, temp_dir=cache) as server:
+        reports = []
+        for index in range(rounds):
+            solo = reports[0].solo if reports else None  # every round is held to the first one's solo answers
+            reports.append(run_load(server.url, server.process.pid, requests, clients, per_client, solo))
+            print(f"round {index + 1}/{rounds}: server RSS {reports[-1].rss_after_mb:.0f} MiB", flush=True)
+        during = len(server.temp_files())
+    report = SoakReport(reports, warmup, during, len(server.temp_files()), server.log.count("Traceback"))
+    return report
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="model folder (default: a fresh full-size init-model)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=6, help="requests per client")
     parser.add_argument("--long-seconds", type=float, default=45.0, help="length of the long recording")
-    parser.add_argument("--rounds", type=int, default=1, help="repeat the load on the same server (memory trend)")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the load on the same server (a soak)")
+    parser.add_argument("--warmup-rounds", type=int, default=2, help="rounds before memory growth is measured")
+    parser.add_argument("--max-growth", type=float, default=0.05, help="RSS growth allowed after warm-up (fraction)")
     parser.add_argument("--work-dir", default="/tmp/effnet-trm-space-load")
     parser.add_argument("--json", default=None, help="also write the report here")
     args = parser.parse_args(argv)
+    if args.rounds <= args.warmup_rounds and args.rounds > 1:
+        parser.error("--rounds must be more than --warmup-rounds")
     work = Path(args.work_dir)
     model = args.model
     if model is None:
@@ -251,33 +340,22 @@ def main(argv=None) -> int:
         model = str(work / "model")
         init_model(model, seed=0)
     requests = write_clips(work / "clips", args.long_seconds)
-    with AppServer(model) as server:
-        report = run_load(server.url, server.process.pid, requests, args.clients, args.requests)
-        # more rounds on the same server: memory that levels off is allocator reuse, memory that keeps
-        # growing by the same step is a leak
-        rounds = [
-            run_load(server.url, server.process.pid, requests, args.clients, args.requests)
-            for _ in range(args.rounds - 1)
-        ]
-    print(f"{args.clients} clients x {args.requests} requests against app.py ({model}), {report.seconds:.0f} s:\n")
-    print(report.table())
+    warmup = args.warmup_rounds if args.rounds > 1 else 0
+    result = soak(model, requests, args.clients, args.requests, args.rounds, warmup, work)
+    first = result.rounds[0]
+    print(f"\n{args.clients} clients x {args.requests} requests against app.py ({model}), {first.seconds:.0f} s:\n")
+    print(first.table())
     print()
-    print(json.dumps(report.summary(), indent=2))
-    for line in report.mismatches:
+    print(json.dumps(result.summary(), indent=2))
+    for line in (line for r in result.rounds for line in r.mismatches):
         print("MISMATCH", line)
-    if rounds:
-        print(
-            "server RSS after each round (MiB):",
-            [round(r.rss_after_mb) for r in [report, *rounds]],
-            "; answers differing from solo or lost in later rounds:",
-            sum(len(r.mismatches) for r in rounds),
-        )
-    print("server tracebacks:", server.log.count("Traceback"))
+    failed = result.wrong_answers or result.lost or result.tracebacks or result.temp_files_left
+    if args.rounds > 1 and result.growth_after_warmup >= args.max_growth:
+        print(f"memory grew {100 * result.growth_after_warmup:.1f} % after warm-up (limit {100 * args.max_growth} %)")
+        failed = True
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({**report.summary(), "table": report.table(), "mismatches": report.mismatches}, indent=2)
-        )
-    return 1 if report.mismatches or any(r.mismatches for r in rounds) else 0
+        Path(args.json).write_text(json.dumps({**result.summary(), "table": first.table()}, indent=2))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

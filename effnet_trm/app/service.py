@@ -4,10 +4,13 @@ recordings), draw the log-mel spectrogram the model sees. Every user-facing fail
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,10 +53,34 @@ class CaptionOutput:
     duration: float
 
 
+#: The name of the one thread that runs all model work (see `on_inference_thread`).
+INFERENCE_THREAD = "effnet-trm-inference"
+
+
+def on_inference_thread(method):
+    """Run a `CaptionService` method on the service's one inference thread, whichever thread calls it.
+
+    Gradio calls handlers from a pool of worker threads that come and go. glibc gives threads their
+    own malloc arenas, and each arena keeps the high-water mark of the audio and tensor buffers freed
+    in it, so the server's memory grew with every new worker thread (`benchmarks/space_load.py`: +70-135
+    MiB a round, still growing after 4). With all decoding, inference and drawing on one thread, one
+    arena serves them and memory stays flat (docs/reliability.md, "The Space under load").
+    """
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        if threading.current_thread().name.startswith(INFERENCE_THREAD):
+            return method(self, *args, **kwargs)
+        return self.inference_thread.submit(method, self, *args, **kwargs).result()
+
+    return run
+
+
 class CaptionService:
     def __init__(self, captioner: Captioner | None, problem: str | None = None):
         self.captioner = captioner
         self.problem = problem
+        self.inference_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=INFERENCE_THREAD)
 
     @classmethod
     def load(cls, model: str | None) -> CaptionService:
@@ -90,6 +117,7 @@ class CaptionService:
             return {"do_sample": False, "num_beams": 1, "num_return_sequences": 1}
         return {"do_sample": False, "num_beams": max(num_beams, num_candidates), "num_return_sequences": num_candidates}
 
+    @on_inference_thread
     def caption(
         self, path: str | None, num_beams: int = 3, decoding: str = "beam search", num_candidates: int = 1
     ) -> CaptionOutput:
@@ -114,6 +142,7 @@ class CaptionService:
         segments = [[round(a / rate, 2), round(b / rate, 2), c[0]] for (a, b), c in zip(bounds, candidates)]
         return CaptionOutput(candidates[0], segments, self.spectrogram(waveform[: bounds[0][1]]), seconds, duration)
 
+    @on_inference_thread
     def caption_many(self, paths: list[str] | None, num_beams: int = 3) -> list[list]:
         """Rows [file, start, end, caption] for several files; unreadable files get a row with the reason."""
         captioner = self._require_model()

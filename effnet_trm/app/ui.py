@@ -18,6 +18,10 @@ Upload or record a sound; recordings over 12 s are captioned per 10 s segment.
 """
 
 
+#: (how often, after how long) the Space deletes its cached uploads and outputs, in seconds.
+CACHED_FILES_LIFETIME = (600, 3600)
+
+
 def build_ui(service: CaptionService, examples: list[list] | None = None) -> gr.Blocks:
     def caption(path, num_beams, decoding, num_candidates):
         try:
@@ -35,7 +39,11 @@ def build_ui(service: CaptionService, examples: list[list] | None = None) -> gr.
         except UserInputError as error:
             raise gr.Error(str(error), print_exception=False) from None
 
-    with gr.Blocks(title="EffNet-Trm audio captioning", analytics_enabled=False) as page:
+    # uploads and outputs (spectrogram images) are cached as files: deleted an hour after they were
+    # made, and all of them when the server stops
+    with gr.Blocks(
+        title="EffNet-Trm audio captioning", analytics_enabled=False, delete_cache=CACHED_FILES_LIFETIME
+    ) as page:
         gr.Markdown(DESCRIPTION)
         if service.problem:
             gr.Markdown(f"**No model loaded.** {service.problem}", elem_id="model-problem")

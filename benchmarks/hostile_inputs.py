@@ -6,13 +6,16 @@
 
 Builds the files (empty, truncated, not audio, NaN/inf/huge samples, impossible and odd sampling
 rates, 1-8 channels, every WAV sample format, 1 sample to 5 minutes, names that are unicode or not
-even UTF-8, a header declaring 4 GB, a directory, a named pipe, a missing path), then checks, for one
+even UTF-8, a header declaring 4 GB, a directory, a named pipe, a missing path, M4A/AAC as phones
+record it, also renamed and truncated, Opus), then checks, for one
 `effnet-trm caption ALL_FILES --json` run: a result line for every file, no traceback, no hang (a time
 limit), and the captions of the files that get one identical to a second run over those files alone
 (`--batch-size 1`: every clip in a batch of its own). With `--space`, the regular files also go through
 a real `app.py` server with `gradio_client` (`/caption_files`, 20 files per request, and `/caption`
 one by one): every file gets a row or a message, the rows match the CLI's captions, no request fails.
-A model folder comes from `effnet-trm init-model` when none is given.
+With `--space`, a request with more files than the Space takes must get its message. Then a 1-hour
+recording (unless `--skip-hour`): the CLI captions it per segment (time, peak memory), the Space
+refuses it with its limit. A model folder comes from `effnet-trm init-model` when none is given.
 """
 
 from __future__ import annotations
@@ -54,6 +57,25 @@ def _wav_bytes(data: np.ndarray, rate: int, subtype: str = "PCM_16") -> bytes:
     return buffer.getvalue()
 
 
+def _m4a_bytes(data: np.ndarray, rate: int) -> bytes:
+    """AAC in an MP4 container, encoded by FFmpeg (PyAV), as a phone's voice memo."""
+    import io
+
+    import av
+
+    planes = np.ascontiguousarray(np.atleast_2d(data.T).astype(np.float32))
+    layout = "stereo" if planes.shape[0] == 2 else "mono"
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=rate, layout=layout)
+        for start in range(0, planes.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planes[:, start : start + 1024]), "fltp", layout)
+            frame.sample_rate = rate
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
 def build_battery(out: Path) -> list[Path]:
     """Write the battery into `out` (emptied first); returns every path, special ones included."""
     if out.exists():
@@ -80,6 +102,12 @@ def build_battery(out: Path) -> list[Path]:
     write("eight_channels_48k_pcm24.wav", _noise(1.5, 48000, 8, seed=3), 48000, subtype="PCM_24")
     write("vorbis_22k.ogg", _noise(2.5, 22050, seed=4), 22050)
     write("mpeg_44k.mp3", _noise(2.0, 44100, 2, seed=5), 44100)
+    write("opus_48k.opus", _noise(2.0, 48000, seed=25), 48000, format="OGG", subtype="OPUS")
+    # what phones record: AAC in MP4 (decoded by FFmpeg through PyAV), also behind a wrong extension
+    memo = _m4a_bytes(_noise(3.0, 44100, 2, seed=26), 44100)
+    raw("voice_memo_44k.m4a", memo)
+    raw("m4a_named.mp3", memo)
+    raw("truncated.m4a", memo[: len(memo) // 3])
     for index, subtype in enumerate(("PCM_U8", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW", "IMA_ADPCM")):
         write(
             f"format_{subtype.lower()}.wav",
@@ -188,6 +216,13 @@ def check_space(paths: list[Path], model: str, cli_results: dict[str, list], out
             chunk = files[start : start + MAX_FILES_PER_REQUEST]
             table = client.predict([handle_file(str(path)) for path in chunk], 3, api_name="/caption_files")
             rows.extend(table["data"] if isinstance(table, dict) else table)
+        try:  # more files than one request may bring: a message, not a partial table
+            client.predict(
+                [handle_file(str(p)) for p in files[: MAX_FILES_PER_REQUEST + 5]], 3, api_name="/caption_files"
+            )
+            too_many = "answered (no limit applied)"
+        except Exception as error:
+            too_many = str(error).strip().splitlines()[-1]
         messages, captions = {}, {}
         for path in files:
             try:
@@ -198,8 +233,8 @@ def check_space(paths: list[Path], model: str, cli_results: dict[str, list], out
                 messages[path.name] = str(error).strip().splitlines()[-1]
     log = server.log
     by_name = {}
-    for name, start, _, text in rows:
-        by_name.setdefault(name, []).append((start, text))
+    for row in rows:  # [file, start, end, caption, ...]
+        by_name.setdefault(row[0], []).append((row[1], row[3]))
     expected = {
         _uploadable(Path(file), out).name: [(round(s, 2), t) for s, t in segments]
         for file, segments in cli_results.items()
@@ -220,9 +255,62 @@ def check_space(paths: list[Path], model: str, cli_results: dict[str, list], out
             "caption_captioned": len(captions),
             "caption_messages": len(messages),
             "server_tracebacks": log.count("Traceback"),
+            f"caption_files_with_{MAX_FILES_PER_REQUEST + 5}_files": too_many,
         },
         "messages": messages,
     }
+
+
+def write_hour_long(path: Path, seconds: float = 3600.0, rate: int = SR) -> Path:
+    """An hour of a quiet tone with noise (16-bit FLAC), written a minute at a time."""
+    with sf.SoundFile(path, "w", rate, 1, format="FLAC", subtype="PCM_16") as handle:
+        for minute in range(int(np.ceil(seconds / 60))):
+            handle.write(_noise(min(60.0, seconds - 60 * minute), rate, seed=minute % 7, amplitude=0.05))
+    return path
+
+
+def check_hour_long(path: Path, model: str, space: bool) -> dict:
+    """A 1-hour recording: the CLI captions it per 10 s segment in bounded time and memory (the peak
+    resident memory of the process, sampled every 0.2 s); the Space refuses it with its limit."""
+    import psutil
+
+    command = [sys.executable, "-m", "effnet_trm.cli", "caption", str(path), "--model", model, "--json"]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    peak = 0.0
+    watched = psutil.Process(process.pid)
+    while process.poll() is None and time.perf_counter() - started < TIME_LIMIT_S:
+        try:
+            peak = max(peak, watched.memory_info().rss / 2**20)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.2)
+    if process.poll() is None:
+        process.kill()
+    stdout, stderr = process.communicate()
+    lines = [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+    summary = {
+        "file_mb": round(path.stat().st_size / 1e6, 1),
+        "cli_seconds": round(time.perf_counter() - started, 1),
+        "cli_peak_rss_mb": round(peak),
+        "cli_segments": len(lines),
+        "cli_segments_captioned": sum(1 for line in lines if line.get("caption")),
+        "cli_tracebacks": stderr.decode(errors="replace").count("Traceback"),
+        "cli_exit_code": process.returncode,
+    }
+    if space:
+        from gradio_client import Client, handle_file
+        from space_load import AppServer
+
+        with AppServer(model) as server:
+            client = Client(server.url, verbose=False)
+            try:
+                client.predict(handle_file(str(path)), 3, "beam search", 1, api_name="/caption")
+                summary["space_caption"] = "captioned (no limit applied)"
+            except Exception as error:
+                summary["space_caption"] = str(error).strip().splitlines()[-1]
+        summary["space_tracebacks"] = server.log.count("Traceback")
+    return summary
 
 
 def _uploadable(path: Path, out: Path) -> Path:
@@ -256,6 +344,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--space-only", action="store_true", help="with --space: reuse the CLI results of an earlier run in --out"
     )
+    parser.add_argument("--skip-hour", action="store_true", help="leave out the 1-hour recording (about 2 minutes)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     paths = build_battery(out / "battery")
@@ -277,6 +366,9 @@ def main(argv=None) -> int:
         print(json.dumps(report["space"]["summary"], indent=2))
         print(json.dumps(report["space"]["messages"], indent=2, ensure_ascii=False))
         print(json.dumps(report["space"]["differences"], indent=2, ensure_ascii=False))
+    if not args.skip_hour:
+        report["hour_long"] = check_hour_long(write_hour_long(out / "hour_long.flac"), model, args.space)
+        print(json.dumps(report["hour_long"], indent=2))
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=True))
     return 0
 

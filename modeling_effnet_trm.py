@@ -648,6 +648,11 @@ class EffNetTrmPreTrainedModel(PreTrainedModel):
             init.copy_(module.position_table, sinusoidal_position_embedding(positions, module.config.d_model))
 
 
+#: The generation config's default `no_repeat_ngram_size` (the teacher's; measured on the demo student
+#: in `benchmarks/confidence.py --ngram-sizes`).
+DEFAULT_NO_REPEAT_NGRAM_SIZE = 3
+
+
 class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
     """EffNet-Trm audio captioner. Use `generate()` for captions (beam search, greedy, sampling)."""
 
@@ -664,10 +669,13 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
 
     def _set_default_generation_config(self) -> None:
         """The paper's decoding: beam search with 3 beams, at most 20 words. A caption never
-        contains `<pad>` or `<bos>`, so they are suppressed (a saved generation_config.json wins)."""
+        contains `<pad>` or `<bos>`, so they are suppressed; and, as the teacher decodes, no
+        3-word sequence occurs twice in a caption (`no_repeat_ngram_size`: no "a dog barks and a dog
+        barks"; the fast search and the ONNX captioner apply it too). A saved generation_config.json wins."""
         self.generation_config.num_beams = 3
         self.generation_config.max_new_tokens = 20
         self.generation_config.suppress_tokens = [self.config.pad_token_id, self.config.bos_token_id]
+        self.generation_config.no_repeat_ngram_size = DEFAULT_NO_REPEAT_NGRAM_SIZE
 
     def save_pretrained(self, save_directory, *args, **kwargs) -> None:
         """`PreTrainedModel.save_pretrained`, plus what makes the folder a Hub model repo that loads

@@ -29,6 +29,8 @@ def model():
     with torch.no_grad():
         eos_direction = model.lm_head.weight[model.config.eos_token_id]
         model.decoder.layers[-1].final_layer_norm.bias += 4.75 * eos_direction / eos_direction.norm()
+    # measured without the default n-gram block; the tests that need one ask for it
+    model.generation_config.no_repeat_ngram_size = None
     return model.eval()
 
 
@@ -219,12 +221,16 @@ def test_no_repeat_ngram_search_equals_generate(model, requested):
 
 
 def test_a_saved_ngram_block_is_the_fast_search_default(model):
+    from modeling_effnet_trm import DEFAULT_NO_REPEAT_NGRAM_SIZE
+
+    assert init_model(seed=0)[0].generation_config.no_repeat_ngram_size == DEFAULT_NO_REPEAT_NGRAM_SIZE
+    saved = model.generation_config.no_repeat_ngram_size
     model.generation_config.no_repeat_ngram_size = 2
     try:
         settings = fast_search_settings(model.generation_config, {"num_beams": 3})
         off = fast_search_settings(model.generation_config, {"num_beams": 3, "no_repeat_ngram_size": 0})
     finally:
-        model.generation_config.no_repeat_ngram_size = None
+        model.generation_config.no_repeat_ngram_size = saved
     assert settings["no_repeat_ngram_size"] == 2 and off["no_repeat_ngram_size"] == 0
 
 

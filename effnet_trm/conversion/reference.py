@@ -306,6 +306,7 @@ def reference_generation_config(generation_config):
     fast search, `Captioner` and the CLI follow) and nothing suppressed. `early_stopping=True` is the
     nearest transformers' own `generate` comes to it."""
     generation_config.suppress_tokens = None
+    generation_config.no_repeat_ngram_size = None  # theirs has no n-gram block
     generation_config.early_stopping = True
     generation_config.beam_rule = "reference"
     # a config marked as derived from the model config loads without its extra entries (the beam rule)

@@ -2,12 +2,14 @@
 
 effnet-trm caption clip.wav other.flac --model outputs/demo/student
 effnet-trm caption long_recording.ogg --segment 10 --json
+effnet-trm caption *.wav --csv > captions.csv
 effnet-trm init-model outputs/smoke-model
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import sys
@@ -50,7 +52,7 @@ def generation_kwargs(args: argparse.Namespace) -> dict:
 
 def _caption(args: argparse.Namespace) -> int:
     from .export.onnx import load_captioner  # a PyTorch model folder / Hub id, or an ONNX export folder
-    from .inference import ModelNotFoundError
+    from .inference import CaptionResult, ModelNotFoundError
 
     try:
         captioner = load_captioner(
@@ -58,6 +60,8 @@ def _caption(args: argparse.Namespace) -> int:
             device=args.device,
             batch_size=args.batch_size,
             quantize="int8" if args.int8 else "fp16" if args.fp16 else None,
+            silence_check=not args.caption_silence,
+            audioset=False if args.no_audioset else "auto",
         )
     except (ModelNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -67,20 +71,42 @@ def _caption(args: argparse.Namespace) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="surrogateescape")
     failures = 0
+    table = csv.writer(sys.stdout, lineterminator="\n") if args.csv else None
+    if table:
+        table.writerow(CaptionResult.CSV_FIELDS)
     for result in captioner.caption_files(args.files, segment_seconds=args.segment, **generation_kwargs(args)):
         failures += result.error is not None
         if args.json:
             print(json_line(result.to_dict()), flush=True)
+        elif table:
+            table.writerow(result.csv_row())
+            sys.stdout.flush()
         elif result.error:
             print(f"{result.file}\terror: {result.error}", file=sys.stderr)
         else:
             where = f"[{result.start:7.2f}-{result.end:7.2f} s] " if result.segmented else ""
             captions = result.candidates or [result.caption]
+            trust = f"\t{trust_summary(result)}" if trust_summary(result) else ""
             for caption in captions:
-                print(f"{result.file}\t{where}{caption}", flush=True)
-            if result.warning:
-                print(f"{result.file}\twarning: {result.warning}", file=sys.stderr)
+                print(f"{result.file}\t{where}{caption}{trust}", flush=True)
+                trust = ""  # the confidence is the best caption's
+            for message in (result.note, result.warning):
+                if message:
+                    print(f"{result.file}\tnote: {message}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def trust_summary(result) -> str:
+    """The text output's third column: "confidence: low (score -1.02; AudioSet: Dog, Bark: agrees)"."""
+    if result.silent:
+        return "no audible sound"
+    if result.confidence is None:
+        return ""
+    details = [f"score {result.score:.2f}"]
+    if result.audioset:
+        verdict = {True: "agrees", False: "disagrees", None: "cannot say"}[result.audioset_agrees]
+        details.append(f"AudioSet: {', '.join(item.rsplit(' ', 1)[0] for item in result.audioset[:2])}: {verdict}")
+    return f"confidence: {result.confidence} ({'; '.join(details)})"
 
 
 def json_line(record: dict) -> str:
@@ -120,7 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="caption per segment of this length with timestamps (default: 10 s segments "
         "for recordings over 30 s, else the whole file)",
     )
-    caption.add_argument("--json", action="store_true", help="print one JSON object per caption")
+    output = caption.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object per caption")
+    output.add_argument("--csv", action="store_true", help="print a CSV table (header, then one row per caption)")
+    caption.add_argument(
+        "--caption-silence",
+        action="store_true",
+        help="caption clips with no audible sound too (by default they are captioned 'silence', with a note)",
+    )
+    caption.add_argument(
+        "--no-audioset",
+        action="store_true",
+        help="skip YAMNet's second opinion (AudioSet classes, agreement with the caption) even where its "
+        "weights are present",
+    )
     caption.add_argument("--batch-size", type=int, default=8, help="clips per batch (default 8)")
     caption.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     precision = caption.add_mutually_exclusive_group()

@@ -187,7 +187,7 @@ def test_caption_files_survive_bad_files(model_dir, tmp_path):
         by_file.setdefault(result.file, []).append(result)
     assert by_file[str(good)][0].caption and by_file[str(good)][0].error is None
     assert "not a readable audio file" in by_file[str(corrupt)][0].error
-    assert by_file[str(silent)][0].warning == "the audio is silent" and by_file[str(silent)][0].caption
+    assert by_file[str(silent)][0].caption == "silence" and "no audible sound" in by_file[str(silent)][0].note
     segments = by_file[str(long)]  # 30.5 s > 30 s: split into 10 s segments, the 0.5 s tail merged
     assert [(s.start, s.end) for s in segments] == [(0.0, 10.0), (10.0, 20.0), (20.0, 30.5)]
     assert all(s.segmented and s.caption for s in segments)
@@ -218,8 +218,8 @@ def test_cli_caption_command_runs_end_to_end(model_dir, tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    file_name, caption = done.stdout.strip().split("\t")
-    assert file_name == str(clip) and len(caption.split()) >= 1
+    file_name, caption, confidence = done.stdout.strip().split("\t")
+    assert file_name == str(clip) and len(caption.split()) >= 1 and confidence.startswith("confidence: ")
 
     missing = subprocess.run(
         [sys.executable, "-m", "effnet_trm.cli", "caption", str(clip), "--model", str(tmp_path / "no" / "model")],

@@ -93,3 +93,28 @@ def test_int8_decoder_is_block_quantized_and_close_to_fp32(folders):
         difference = np.abs(np.exp(fp32_log_probs) - np.exp(int8_log_probs)).sum(axis=-1)
         assert difference.max() < 0.02  # total variation between the next-word distributions
         assert not np.allclose(fp32_log_probs, int8_log_probs, atol=1e-6)  # int8 really ran
+
+
+def test_onnx_no_repeat_ngram_ids_and_scores_equal_generate(folders):
+    """The generation config's n-gram block (the default of saved models) applies in ONNX Runtime as in
+    `generate`: the same ids, and each caption's score is `generate`'s `sequences_scores`."""
+    source, onnx_dir = folders
+    model = Captioner.from_pretrained(str(source)).model
+    onnx_captioner = OnnxCaptioner(onnx_dir, variant="fp32")
+    assert onnx_captioner.generation_config.no_repeat_ngram_size == model.generation_config.no_repeat_ngram_size == 3
+    waves = _waves()
+    inputs = Captioner(model, tokenizer=None).feature_extractor(waves, sampling_rate=16000, return_tensors="pt")
+    for settings in (
+        {"num_beams": 3, "max_new_tokens": 10, "min_new_tokens": 8, "no_repeat_ngram_size": 1},
+        {"num_beams": 1, "max_new_tokens": 10, "min_new_tokens": 8, "no_repeat_ngram_size": 1},
+        {"num_beams": 3, "max_new_tokens": 10},  # the saved config's block
+    ):
+        with torch.no_grad():
+            expected = model.generate(**inputs, **settings, output_scores=True, return_dict_in_generate=True)
+            unblocked = model.generate(**inputs, **{**settings, "no_repeat_ngram_size": 0})
+        ids, scores = onnx_captioner.generate_ids(waves, return_scores=True, **settings)
+        assert ids.tolist() == expected.sequences.tolist()
+        if settings["num_beams"] > 1:
+            torch.testing.assert_close(scores, expected.sequences_scores.float(), atol=2e-3, rtol=0)
+        if "no_repeat_ngram_size" in settings:
+            assert ids.tolist() != unblocked.tolist()  # the block changed these captions

@@ -277,7 +277,13 @@ class OnnxCaptioner(Captioner):
     """`Captioner` over an ONNX export: same `caption()` / `caption_files()`, run by ONNX Runtime."""
 
     def __init__(
-        self, export_dir: str | Path, threads: int | None = None, batch_size: int = 8, variant: str | None = None
+        self,
+        export_dir: str | Path,
+        threads: int | None = None,
+        batch_size: int = 8,
+        variant: str | None = None,
+        silence_check: bool = True,
+        audioset: bool | str = "auto",
     ):
         import onnxruntime as ort
         from transformers import GenerationConfig, PreTrainedTokenizerFast
@@ -312,6 +318,8 @@ class OnnxCaptioner(Captioner):
         self.tokenizer = PreTrainedTokenizerFast.from_pretrained(export_dir) if has_tokenizer else None
         self.feature_extractor = EffNetTrmFeatureExtractor(self._config.sampling_rate)
         self.batch_size = batch_size
+        self.silence_check = silence_check
+        self.audioset = audioset
 
     @property
     def config(self):
@@ -368,8 +376,10 @@ class OnnxCaptioner(Captioner):
             mask[rows, : min(frames, self._valid_frames(length))] = True
         return keys, values, mask
 
-    def generate_ids(self, waveforms: Sequence[np.ndarray], **generate_kwargs) -> torch.Tensor:
-        """Token ids `(batch * num_return_sequences, length)` starting with `<bos>` (beam or greedy search)."""
+    def generate_ids(self, waveforms: Sequence[np.ndarray], return_scores: bool = False, **generate_kwargs):
+        """Token ids `(batch * num_return_sequences, length)` starting with `<bos>` (beam or greedy search);
+        with `return_scores`, `(ids, scores)` as `Captioner.generate_ids`. The generation config's
+        `no_repeat_ngram_size` applies as in `generate`."""
         settings = fast_search_settings(self.generation_config, {**DEFAULT_SEARCH, **generate_kwargs})
         if settings is None:
             raise ValueError(
@@ -379,6 +389,7 @@ class OnnxCaptioner(Captioner):
         cross_keys, cross_values, mask = self.encode(waveforms)
         num_beams, max_new_tokens = settings.pop("num_beams"), settings.pop("max_new_tokens")
         decoder = OnnxIncrementalDecoder(self.decoder_session, cross_keys, cross_values, mask, num_beams)
+        scores: list[float] = []
         sequences = beam_search(
             decoder,
             len(waveforms),
@@ -387,9 +398,11 @@ class OnnxCaptioner(Captioner):
             bos=self._config.decoder_start_token_id,
             eos=self._config.eos_token_id,
             suppress=settings.pop("suppress_tokens"),
+            scores=scores,
             **settings,
         )
-        return pad_sequences(sequences, padding_id(self.generation_config, self._config, num_beams))
+        ids = pad_sequences(sequences, padding_id(self.generation_config, self._config, num_beams))
+        return (ids, torch.tensor(scores)) if return_scores else ids
 
 
 class OnnxIncrementalDecoder:

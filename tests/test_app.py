@@ -74,6 +74,16 @@ def test_long_recording_is_captioned_per_segment(model_dir, tmp_path):
     assert output.spectrogram.ndim == 3 and output.seconds > 0
 
 
+def test_silence_is_said_not_described(model_dir, tmp_path):
+    service = CaptionService.load(str(model_dir))
+    sf.write(tmp_path / "quiet.wav", np.zeros(3 * 16000, np.float32), 16000)
+    output = service.caption(str(tmp_path / "quiet.wav"))
+    assert output.captions == ["silence"] and output.confidence.startswith("no audible sound")
+    assert output.segments == [[0.0, 3.0, "silence", output.confidence]]
+    heard = service.caption(str(_clip(tmp_path / "tone.wav")), num_beams=2)
+    assert heard.captions[0] != "silence" and heard.confidence.split(" ")[0] in ("high", "medium", "low")
+
+
 def test_without_a_model_the_page_explains_how_to_get_one(tmp_path):
     service = CaptionService.load(str(tmp_path / "missing" / "model"))
     assert "make demo" in service.problem
@@ -85,10 +95,11 @@ def test_api_through_gradio_client(server, tmp_path):
     from gradio_client import Client, handle_file
 
     client = Client(server, verbose=False)
-    best, others, segments, image, timing = client.predict(
+    best, confidence, others, segments, image, timing = client.predict(
         handle_file(str(_clip(tmp_path / "clip.wav"))), 3, "beam search", 2, api_name="/caption"
     )
     assert best and len(best.split()) >= 1 and others.startswith("2. ") and "ms for 3.0 s" in timing
+    assert confidence.split(" ")[0] in ("high", "medium", "low") and "(score -" in confidence
     (tmp_path / "bad.wav").write_bytes(b"definitely not a wav file")
     with pytest.raises(Exception, match="Could not read bad.wav"):
         client.predict(handle_file(str(tmp_path / "bad.wav")), 3, "beam search", 1, api_name="/caption")
@@ -97,6 +108,7 @@ def test_api_through_gradio_client(server, tmp_path):
     )
     rows = table["data"] if isinstance(table, dict) else table
     assert rows[0][0] == "clip.wav" and rows[1][3].startswith("error:")
+    assert rows[0][4].split(" ")[0] in ("high", "medium", "low") and rows[1][4] == ""
 
 
 def test_page_in_a_real_browser(server, tmp_path):

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..audio import AudioError, load_audio
-from ..inference import DEFAULT_SEGMENT_SECONDS, Captioner, ModelNotFoundError, one_line, split_segments
+from ..inference import DEFAULT_SEGMENT_SECONDS, Captioner, ModelNotFoundError, split_segments
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +47,27 @@ def size_problem(path: str) -> str | None:
 @dataclass
 class CaptionOutput:
     captions: list[str]  # one per candidate (first = best)
-    segments: list[list]  # [start, end, caption] rows when the recording was split, else one row
+    segments: list[list]  # [start, end, caption, confidence] rows when the recording was split, else one row
     spectrogram: np.ndarray  # an RGB image
     seconds: float  # inference time
     duration: float
+    confidence: str = ""  # how far to trust the (first segment's) caption, in words (see `trust_text`)
+
+
+def trust_text(result) -> str:
+    """A `CaptionResult`'s trust checks in words, for the page: "no audible sound ..." for a silent clip,
+    else "low (score -1.02); YAMNet hears Dog 0.62, Bark 0.40: agrees". A guide, not a guarantee."""
+    if result.silent:
+        return result.note or "no audible sound"
+    if result.confidence is None:
+        return "no score for sampled captions"
+    text = f"{result.confidence} (score {result.score:.2f})"
+    if result.audioset:
+        verdict = {True: "agrees", False: "disagrees", None: "cannot say"}[result.audioset_agrees]
+        text += f"; YAMNet hears {', '.join(result.audioset[:3])}: {verdict}"
+    if result.warning:
+        text += f"; {result.warning}"
+    return text
 
 
 #: The name of the one thread that runs all model work (see `on_inference_thread`).
@@ -132,19 +149,24 @@ class CaptionService:
             else [(0, waveform.size)]
         )
         started = time.perf_counter()
-        try:
-            results = captioner.caption([waveform[a:b] for a, b in bounds], **settings)
-        except Exception as error:  # noqa: BLE001 - shown as a message; the traceback goes to the log
-            logger.exception("captioning %s failed", path)
-            raise UserInputError(f"Captioning {Path(path).name} failed: {one_line(error)}") from None
+        results = captioner.caption_clips([waveform[a:b] for a, b in bounds], **settings)
+        failed = next((result.error for result in results if result.error), None)
+        if failed:
+            logger.error("captioning %s failed: %s", path, failed)
+            raise UserInputError(f"Captioning {Path(path).name} failed: {failed.split(': ', 2)[-1]}")
         seconds = time.perf_counter() - started
-        candidates = [r if isinstance(r, list) else [r] for r in results]
-        segments = [[round(a / rate, 2), round(b / rate, 2), c[0]] for (a, b), c in zip(bounds, candidates)]
-        return CaptionOutput(candidates[0], segments, self.spectrogram(waveform[: bounds[0][1]]), seconds, duration)
+        segments = [
+            [round(a / rate, 2), round(b / rate, 2), result.caption, trust_text(result)]
+            for (a, b), result in zip(bounds, results)
+        ]
+        candidates = results[0].candidates or [results[0].caption]
+        image = self.spectrogram(waveform[: bounds[0][1]])
+        return CaptionOutput(candidates, segments, image, seconds, duration, trust_text(results[0]))
 
     @on_inference_thread
     def caption_many(self, paths: list[str] | None, num_beams: int = 3) -> list[list]:
-        """Rows [file, start, end, caption] for several files; unreadable files get a row with the reason."""
+        """Rows [file, start, end, caption, confidence] for several files; unreadable files get a row with the
+        reason."""
         captioner = self._require_model()
         if not paths:
             raise UserInputError("Add one or more audio files first.")
@@ -159,8 +181,9 @@ class CaptionService:
             max_seconds=MAX_DURATION_SECONDS,
         ):
             text = result.caption if result.error is None else f"error: {result.error.split(': ', 1)[-1]}"
-            rows.append([Path(result.file).name, round(result.start, 2), round(result.end, 2), text])
-        return rows + [[Path(path).name, 0.0, 0.0, f"error: {problem}"] for path, problem in too_big.items()]
+            trust = trust_text(result) if result.error is None else ""
+            rows.append([Path(result.file).name, round(result.start, 2), round(result.end, 2), text, trust])
+        return rows + [[Path(path).name, 0.0, 0.0, f"error: {problem}", ""] for path, problem in too_big.items()]
 
     @torch.no_grad()
     def spectrogram(self, waveform: np.ndarray) -> np.ndarray:

@@ -15,6 +15,10 @@ DESCRIPTION = """# EffNet-Trm audio captioning
 An 11.5 M-parameter captioner (EfficientNet-B2 + 2-layer Transformer) distilled from HTSAT-BART
 (Xu et al., *Efficient Audio Captioning with Encoder-Level Knowledge Distillation*, Interspeech 2024).
 Upload or record a sound; recordings over 12 s are captioned per 10 s segment.
+A clip with no audible sound is captioned "silence". **Confidence** is a guide, not a guarantee: the
+search's mean log-probability per word (high, medium or low; measured on the demo test split, low goes
+with wrong captions more often) and, where YAMNet's AudioSet weights are present, whether its top
+classes name a sound the caption names (a disagreement lowers the level by one).
 """
 
 
@@ -31,7 +35,7 @@ def build_ui(service: CaptionService, examples: list[list] | None = None) -> gr.
         best = output.captions[0]
         others = "\n".join(f"{i + 2}. {c}" for i, c in enumerate(output.captions[1:]))
         timing = f"{output.seconds * 1000:.0f} ms for {output.duration:.1f} s of audio"
-        return best, others, output.segments, output.spectrogram, timing
+        return best, output.confidence, others, output.segments, output.spectrogram, timing
 
     def caption_files(paths, num_beams):
         try:
@@ -62,16 +66,17 @@ def build_ui(service: CaptionService, examples: list[list] | None = None) -> gr.
                     button = gr.Button("Caption", variant="primary", elem_id="caption-button")
                 with gr.Column():
                     best = gr.Textbox(label="Caption", elem_id="caption-output")
+                    confidence = gr.Textbox(label="Confidence (a guide, not a guarantee)", elem_id="confidence-output")
                     others = gr.Textbox(label="Other candidates", lines=2)
                     timing = gr.Textbox(label="Inference time", elem_id="timing-output")
-            segments = gr.Dataframe(headers=["start (s)", "end (s)", "caption"], label="Segments")
+            segments = gr.Dataframe(headers=["start (s)", "end (s)", "caption", "confidence"], label="Segments")
             spectrogram = gr.Image(label="What the model sees", type="numpy")
             if examples:
                 gr.Examples(examples, inputs=[audio], label="Clips from the demo corpus (test split)")
             button.click(
                 caption,
                 [audio, num_beams, decoding, num_candidates],
-                [best, others, segments, spectrogram, timing],
+                [best, confidence, others, segments, spectrogram, timing],
                 api_name="caption",
                 concurrency_limit=1,
             )
@@ -79,7 +84,7 @@ def build_ui(service: CaptionService, examples: list[list] | None = None) -> gr.
             files = gr.File(file_count="multiple", file_types=["audio"], label="Audio files")
             many_beams = gr.Slider(1, 8, value=3, step=1, label="Beam size")
             many_button = gr.Button("Caption all", variant="primary")
-            table = gr.Dataframe(headers=["file", "start (s)", "end (s)", "caption"], label="Captions")
+            table = gr.Dataframe(headers=["file", "start (s)", "end (s)", "caption", "confidence"], label="Captions")
             many_button.click(
                 caption_files, [files, many_beams], [table], api_name="caption_files", concurrency_limit=1
             )

@@ -3,9 +3,9 @@
 Gradio caches every upload and every output image as a file under `$GRADIO_TEMP_DIR`. Its own
 clean-up (`delete_cache`, set in `ui.build_ui`) deletes the files it tracks, an hour after they were
 made and all of them when the server stops; it does not track the empty temporary files its upload
-parser leaves behind for a file it has already cached (about one in two requests of
-`benchmarks/space_load.py`). So the server works in a cache folder of its own, removed whole when it
-stops, and a stop request (SIGTERM) shuts it down as Ctrl-C does.
+parser leaves behind for a file it has already cached (found by `benchmarks/space_load.py --rounds`).
+So the server works in a cache folder of its own, removed whole when it stops, and a stop request
+(SIGTERM) shuts it down as Ctrl-C does.
 """
 
 from __future__ import annotations

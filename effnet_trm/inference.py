@@ -315,8 +315,8 @@ class Captioner:
             result.warning = f"very quiet: the loudest 50 ms is at {level:.0f} dBFS; the caption may describe noise"
         if not result.silent and len(waveform) < MIN_DESCRIBABLE_SECONDS * self.sampling_rate:
             result.warning = (
-                f"only {1000 * len(waveform) / self.sampling_rate:.0f} ms of audio: too short to describe, "
-                "the caption is a guess"
+                f"only {len(waveform)} samples ({1000 * len(waveform) / self.sampling_rate:.1f} ms) of audio: "
+                "too short to describe, the caption is a guess"
             )
         return view
 

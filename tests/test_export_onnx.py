@@ -101,7 +101,10 @@ def test_onnx_no_repeat_ngram_ids_and_scores_equal_generate(folders):
     source, onnx_dir = folders
     model = Captioner.from_pretrained(str(source)).model
     onnx_captioner = OnnxCaptioner(onnx_dir, variant="fp32")
-    assert onnx_captioner.generation_config.no_repeat_ngram_size == model.generation_config.no_repeat_ngram_size == 3
+    from modeling_effnet_trm import DEFAULT_NO_REPEAT_NGRAM_SIZE
+
+    saved = onnx_captioner.generation_config.no_repeat_ngram_size
+    assert saved == model.generation_config.no_repeat_ngram_size == DEFAULT_NO_REPEAT_NGRAM_SIZE
     waves = _waves()
     inputs = Captioner(model, tokenizer=None).feature_extractor(waves, sampling_rate=16000, return_tensors="pt")
     for settings in (

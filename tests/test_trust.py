@@ -161,7 +161,7 @@ def test_a_single_sample_is_captioned_as_a_guess(model_dir):
     captioner = Captioner.from_pretrained(str(model_dir), audioset=False)
     (result,) = captioner.caption_clips([np.array([0.5], np.float32)], num_beams=2, max_new_tokens=5)
     assert not result.silent and result.caption and result.confidence == "low"
-    assert result.warning.startswith("only 0 ms of audio: too short to describe")
+    assert result.warning.startswith("only 1 samples (0.1 ms) of audio: too short to describe")
 
 
 def test_near_silent_noise_is_silence_only_with_yamnet(model_dir, yamnet_folder):

@@ -331,7 +331,7 @@ class Captioner:
         judge = self.audioset_judge
         if view is not None and judge is not None:
             result.audioset_agrees = judge.agrees(result.caption, view)
-        result.confidence = confidence_level(result.score, result.audioset_agrees)
+        result.confidence = confidence_level(result.score)
         if result.confidence and samples is not None and samples < MIN_DESCRIBABLE_SECONDS * self.sampling_rate:
             result.confidence = "low"
 

@@ -20,6 +20,7 @@ from effnet_trm.cli import main as cli_main
 from effnet_trm.hub import init_model
 from effnet_trm.inference import Captioner
 from effnet_trm.trust import (
+    CONFIDENCE_THRESHOLDS,
     NEAR_SILENCE_DBFS,
     SILENCE_DBFS,
     AudioSetJudge,
@@ -194,11 +195,11 @@ def test_scores_are_the_search_scores(model_dir):
 
 
 def test_confidence_levels():
-    assert confidence_level(None) is None
-    assert confidence_level(-0.01) == "high"
-    assert confidence_level(-0.01, audioset_agrees=False) == "medium"
-    assert confidence_level(-50.0) == "low" and confidence_level(-50.0, False) == "low"
-    assert confidence_level(-0.01, True) == confidence_level(-0.01, None) == "high"
+    high, low = CONFIDENCE_THRESHOLDS
+    assert confidence_level(None) is None and confidence_level(float("nan")) is None
+    assert confidence_level(-0.01) == confidence_level(high) == "high"
+    assert confidence_level((high + low) / 2) == confidence_level(low) == "medium"
+    assert confidence_level(low - 1e-3) == confidence_level(-50.0) == "low"
 
 
 def test_stems_match_caption_words_to_class_names():

@@ -16,9 +16,9 @@ An 11.5 M-parameter captioner (EfficientNet-B2 + 2-layer Transformer) distilled 
 (Xu et al., *Efficient Audio Captioning with Encoder-Level Knowledge Distillation*, Interspeech 2024).
 Upload or record a sound; recordings over 12 s are captioned per 10 s segment.
 A clip with no audible sound is captioned "silence". **Confidence** is a guide, not a guarantee: the
-search's mean log-probability per word (high, medium or low; measured on the demo test split, low goes
-with wrong captions more often) and, where YAMNet's AudioSet weights are present, whether its top
-classes name a sound the caption names (a disagreement lowers the level by one).
+search's mean log-probability per word (high, medium or low; on held-out demo clips, low went with
+wrong captions far more often) and, where YAMNet's AudioSet weights are present, its top classes and
+whether they name a sound the caption names (a second opinion to read, not part of the level).
 """
 
 

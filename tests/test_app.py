@@ -170,8 +170,9 @@ def _example_clip(tmp_path: Path) -> Path:
 
 
 #: How much the server's resident memory may grow over the short load below, after every kind of
-#: request has been served once. Measured here: +80 MB for these 16 requests. It does not level off in
-#: longer runs (README, "The Space under load"): a bound on the growth, not a claim that there is none.
+#: request has been served once: a loose bound for a server that shares this test process. The real
+#: server's memory is held flat over many rounds by tests/test_space_soak.py (docs/reliability.md,
+#: "The Space under load").
 LOAD_RSS_GROWTH_LIMIT_MB = 150
 
 

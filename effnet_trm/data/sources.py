@@ -134,8 +134,18 @@ def _container_members(container: str, data: bytes) -> Iterator[tuple[str, bytes
     raise ValueError(f"unknown container type: {container}")
 
 
-def package_recordings(package: str, package_file: Path, rules: Iterable[SourceRule] = RULES) -> list[Recording]:
-    """Every recording of `package` that a rule assigns to a class."""
+#: File endings of recordings that no rule names (the uncaptioned pool); a rule may name any member.
+AUDIO_SUFFIXES = (".ogg", ".wav", ".mp3", ".flac")
+#: The class name of a recording that no rule captions.
+UNCAPTIONED = ""
+
+
+def package_recordings(
+    package: str, package_file: Path, rules: Iterable[SourceRule] = RULES, uncaptioned: bool = False
+) -> list[Recording]:
+    """Every recording of `package` that a rule assigns to a class; with `uncaptioned`, instead, every
+    other recording in the same places (the containers the rules read, or the package's own files),
+    with class UNCAPTIONED: sounds no hand-written caption describes, for the audio-only pool."""
     rules = [rule for rule in rules if rule.package == package]
     members = _members(package_file)
     if package_file.suffix == ".deb":
@@ -158,7 +168,11 @@ def package_recordings(package: str, package_file: Path, rules: Iterable[SourceR
             entries = iter(sorted(members.items()))
         for member, data in entries:
             rule = next((r for r in container_rules if r.matches(member)), None)
-            if rule is None:
+            if uncaptioned:
+                is_audio = container.endswith(".cat") or member.lower().endswith(AUDIO_SUFFIXES)
+                if rule is not None or not is_audio:
+                    continue
+            elif rule is None:
                 continue
             if container.endswith(".cat"):
                 match = _OPENSFX_LICENCE.search(member)
@@ -172,14 +186,16 @@ def package_recordings(package: str, package_file: Path, rules: Iterable[SourceR
                 elif container.endswith(".rcc"):
                     licence = licence_of(member.removeprefix("gcompris/"))
             source = "/".join(part for part in (package, Path(container).name, member) if part)
-            recordings.append(Recording(source, package, rule.class_name, licence, data))
+            class_name = UNCAPTIONED if uncaptioned else rule.class_name
+            recordings.append(Recording(source, package, class_name, licence, data))
     return recordings
 
 
 def collect_recordings(
-    packages: Iterable[str] | None = None, directory: Path | None = None
+    packages: Iterable[str] | None = None, directory: Path | None = None, uncaptioned: bool = False
 ) -> tuple[list[Recording], list[str]]:
-    """All recordings of the available packages, and the names of the packages that were missing."""
+    """All recordings of the available packages (with `uncaptioned`: those no rule captions, see
+    `package_recordings`), and the names of the packages that were missing."""
     directory = directory or cache_dir()
     recordings, missing = [], []
     for package in packages or (*DEBIAN_PACKAGES, *PYPI_PACKAGES):
@@ -187,7 +203,7 @@ def collect_recordings(
         if package_file is None:
             missing.append(package)
             continue
-        recordings.extend(package_recordings(package, package_file))
+        recordings.extend(package_recordings(package, package_file, uncaptioned=uncaptioned))
     return recordings, missing
 
 

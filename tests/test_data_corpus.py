@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from effnet_trm.data import decode_audio
-from effnet_trm.data.catalogue import CLASSES, DEBIAN_PACKAGES, PYPI_PACKAGES, RULES, SourceRule
+from effnet_trm.data.catalogue import CLASSES, COPYRIGHT_PATHS, DEBIAN_PACKAGES, PYPI_PACKAGES, RULES, SourceRule
 from effnet_trm.data.containers import ContainerError, read_deb, read_openttd_cat, read_qt_rcc, read_zip
 from effnet_trm.data.demo_corpus import (
     SPLITS,
@@ -157,12 +157,68 @@ def test_package_recordings_from_a_deb_with_a_cat(tmp_path):
     assert recording.class_name == "sheep" and recording.license == "Creative Commons Zero 1.0"
 
 
+def test_copyright_paths_of_the_source_tree_match_from_its_root():
+    """A path mapped into the source tree (COPYRIGHT_PATHS) is matched whole: Hedgewars' `hedgewars/*`
+    stanza (its Pascal sources) must not claim `share/hedgewars/Data/Sounds/...`."""
+    stanzas = parse_debian_copyright(
+        "Files: *\nCopyright: x\nLicense: GPL-2\n\nFiles: share/hedgewars/Data/Sounds/*\nCopyright: y\n"
+        "License: GFDL-1.3\n\nFiles: hedgewars/*\nCopyright: z\nLicense: GPL-2\n"
+    )
+    path = "share/hedgewars/Data/Sounds/whipcrack.ogg"
+    assert debian_licence(stanzas, path) == "GPL-2"  # as a suffix, `hedgewars/*` matches too
+    assert debian_licence(stanzas, path, anchored=True) == "GFDL-1.3"
+
+
 def test_catalogue_is_consistent():
-    assert len(CLASSES) >= 40
+    assert len(CLASSES) >= 150
     assert {rule.class_name for rule in RULES} <= set(CLASSES)
     assert {rule.package for rule in RULES} == set(DEBIAN_PACKAGES) | set(PYPI_PACKAGES)
+    assert len(set(DEBIAN_PACKAGES) | set(PYPI_PACKAGES)) >= 12
+    assert set(COPYRIGHT_PATHS) <= set(DEBIAN_PACKAGES)
     for sound in CLASSES.values():
-        assert len(sound.clauses) >= 2 and sound.nouns and sound.role in ("event", "bed")
+        assert len(sound.clauses) >= 3 and sound.nouns and sound.role in ("event", "bed")
+        assert len(set(sound.clauses)) == len(sound.clauses)
+
+
+def test_cached_packages_give_every_rule_a_licensed_recording():
+    """On the packages in the source cache (`make setup` fetches them): every rule finds a recording,
+    every recording has a class of the catalogue and a licence read from its package, none is silent or
+    too short, and with every package cached every class has a recording."""
+    from effnet_trm.audio import load_audio
+    from effnet_trm.data.sources import cache_dir, collect_recordings
+
+    directory = cache_dir()
+    cached = [
+        p
+        for p in (*DEBIAN_PACKAGES, *PYPI_PACKAGES)
+        if any(directory.glob(f"{p}_*.deb")) or any(directory.glob(f"{p.replace('-', '_')}-*.whl"))
+    ]
+    if not cached:
+        pytest.skip("no demo source packages in the cache (make setup fetches them)")
+    recordings, missing = collect_recordings(cached)
+    assert not missing
+    assert all(r.class_name in CLASSES for r in recordings)
+    unknown = [r.source for r in recordings if r.license.strip().lower() in ("", "unknown")]
+    assert not unknown, f"recordings without a licence: {unknown[:10]}"
+    members = {(r.package, r.source.split("/", 1)[1]) for r in recordings}
+    unmatched = [
+        rule
+        for rule in RULES
+        if rule.package in cached
+        and not rule.container
+        and not any(p == rule.package and rule.matches(m) for p, m in members)
+    ]
+    assert not unmatched, f"rules that find no recording: {unmatched[:5]}"
+    for r in recordings:
+        waveform = load_audio(io.BytesIO(r.data), 16000)
+        assert np.abs(waveform).max() > 1e-3, f"{r.source} is silent"
+        # single key clicks, footsteps and beeps are short by nature (UFO:AI's stone2.ogg: 0.19 s)
+        short_by_nature = (
+            CLASSES[r.class_name].sequence or r.class_name.startswith("footsteps_") or r.class_name == "beep"
+        )
+        assert short_by_nature or waveform.size >= 0.2 * 16000, f"{r.source} is shorter than 0.2 s"
+    if len(cached) == len(DEBIAN_PACKAGES) + len(PYPI_PACKAGES):
+        assert {r.class_name for r in recordings} == set(CLASSES)
 
 
 # --- the corpus ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from email.parser import Parser
 from pathlib import Path
 
-from .catalogue import DEBIAN_PACKAGES, PYPI_PACKAGES, RULES, SourceRule
+from .catalogue import COPYRIGHT_PATHS, DEBIAN_PACKAGES, PYPI_PACKAGES, RULES, SourceRule
 from .containers import read_deb, read_openttd_cat, read_qt_rcc, read_zip
 
 logger = logging.getLogger(__name__)
@@ -91,11 +91,12 @@ def parse_debian_copyright(text: str) -> list[tuple[list[str], str]]:
     return stanzas
 
 
-def debian_licence(stanzas: list[tuple[list[str], str]], path: str) -> str:
-    """Licence of `path` (the last matching stanza wins, as DEP-5 says); patterns match path suffixes."""
+def debian_licence(stanzas: list[tuple[list[str], str]], path: str, anchored: bool = False) -> str:
+    """Licence of `path` (the last matching stanza wins, as DEP-5 says); patterns match path suffixes,
+    or, `anchored`, the whole path (a path already relative to the source tree's root)."""
     licence = "unknown"
     for patterns, name in stanzas:
-        if any(fnmatch.fnmatch(path, p) or fnmatch.fnmatch(path, f"*/{p}") for p in patterns):
+        if any(fnmatch.fnmatch(path, p) or (not anchored and fnmatch.fnmatch(path, f"*/{p}")) for p in patterns):
             licence = name
     return licence
 
@@ -151,7 +152,13 @@ def package_recordings(
     if package_file.suffix == ".deb":
         copyright_text = members.get(f"usr/share/doc/{package}/copyright", b"").decode("utf-8", "replace")
         stanzas = parse_debian_copyright(copyright_text)
-        licence_of = lambda path: debian_licence(stanzas, path)  # noqa: E731
+        installed, named = COPYRIGHT_PATHS.get(package, ("", ""))
+
+        def licence_of(path: str) -> str:
+            if installed and path.startswith(installed):  # a path of the source tree: matched from its root
+                return debian_licence(stanzas, named + path.removeprefix(installed), anchored=True)
+            return debian_licence(stanzas, path)
+
     else:
         licence = wheel_licence(members)
         licence_of = lambda path: licence  # noqa: E731

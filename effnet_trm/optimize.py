@@ -7,6 +7,12 @@
   69 batch norms stop costing a pass over every activation map;
 - **fused self-attention projections**: each decoder layer's q, k and v also as one `qkv_proj` linear
   (the fast search's one matmul per step; `generate` still works on the copy);
+- **oneDNN kernels** where they run (float32 on a CPU; `onednn=False` turns them off): each convolution
+  whose batch norm applied a SiLU computes it as it writes its output (`ConvSiLU`), and the fp32 linears
+  of a decoding step use weights laid out once for a few rows (`PrepackedLinear`): MKL's `addmm` packs
+  the whole weight again at every call, which for the 3 rows of a beam-3 step cost about as much as
+  the arithmetic (the 5 MB vocabulary projection took ~3x as long). Same token ids as `generate`
+  (tests/test_optimize.py, tests/test_decoding.py);
 - optionally (`quantize="int8"`) **smaller weights for the linears that run at every decoding step**
   (`torch.ao.quantization.quantize_dynamic`). Decoding a few beams at a time is bound by reading the
   weights (the vocabulary projection alone is 5 MB in fp32), so fewer bytes per weight is what pays:
@@ -53,10 +59,14 @@ def check_quantization(quantize: str | None) -> None:
         raise ValueError(f"unknown quantization {quantize!r}; choose from {QUANTIZATIONS}")
 
 
-def fold_batch_norms(network: nn.Module, run: callable) -> int:
+def fold_batch_norms(network: nn.Module, run: callable, fuse_silu: bool = False) -> int:
     """Fold every eval-mode batch norm that directly follows a convolution into that convolution, in
     place; the batch norm is replaced by what it applies after normalising (timm's `BatchNormAct2d`
     holds its activation) or by nothing. Returns the number folded.
+
+    With `fuse_silu`, a folded convolution whose batch norm applied exactly a SiLU becomes a
+    `ConvSiLU` (oneDNN's convolution with the SiLU applied as it writes its output: one pass over the
+    activations instead of two), and the batch norm is removed.
 
     Which convolution feeds which batch norm is read off one forward pass (`run()`), not off module
     names: a batch norm whose input is exactly the previous convolution's output tensor is folded.
@@ -80,8 +90,12 @@ def fold_batch_norms(network: nn.Module, run: callable) -> int:
     for (conv, _, conv_output), (norm, norm_input, _) in zip(calls, calls[1:]):
         if not (isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d) and norm_input is conv_output):
             continue
-        _replace(network, names[conv], fuse_conv_bn_eval(conv, norm))
-        _replace(network, names[norm], _after_normalisation(norm))
+        folded_conv, after = fuse_conv_bn_eval(conv, norm), _after_normalisation(norm)
+        if fuse_silu and type(folded_conv) is nn.Conv2d and isinstance(after, nn.Sequential):
+            if len(after) == 1 and type(after[0]) is nn.SiLU and folded_conv.padding_mode == "zeros":
+                folded_conv, after = ConvSiLU(folded_conv), nn.Identity()
+        _replace(network, names[conv], folded_conv)
+        _replace(network, names[norm], after)
         folded += 1
     return folded
 
@@ -94,6 +108,73 @@ def _after_normalisation(norm: nn.BatchNorm2d) -> nn.Module:
         if part is not None and not isinstance(part, nn.Identity)
     ]
     return nn.Sequential(*parts) if parts else nn.Identity()
+
+
+def onednn_available(model) -> bool:
+    """Whether the oneDNN kernels `PrepackedLinear` and `ConvSiLU` call can run `model`: float32 on a
+    CPU, with PyTorch built with oneDNN (`torch.ops.mkldnn`, the ops torch.compile's CPU backend uses)."""
+    weight = next(model.parameters())
+    if weight.device.type != "cpu" or weight.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        weight = torch.ones(2, 2)
+        packed = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
+        torch.ops.mkldnn._linear_pointwise(torch.ones(1, 2), packed, None, "none", [], "")
+        torch.ops.mkldnn._convolution_pointwise(
+            torch.ones(1, 2, 1, 1), weight[:, :, None, None], None, [0, 0], [1, 1], [1, 1], 1, "swish", [], ""
+        )
+    except (AttributeError, RuntimeError):
+        return False
+    return True
+
+
+class PrepackedLinear(nn.Module):
+    """A float32 linear whose weight oneDNN has laid out once for a few rows at a time (its inner
+    product kernel, `torch.ops.mkldnn._linear_pointwise`). For the 3 rows of a beam-3 decoding step, MKL's
+    `addmm` re-packs the whole weight at every call: on the 5 MB output projection it took about 3x as
+    long. Same arithmetic up to float rounding; `weight` and `bias` stay readable."""
+
+    def __init__(self, linear: nn.Linear, rows: int = 3):
+        super().__init__()
+        self.in_features, self.out_features, self.rows = linear.in_features, linear.out_features, rows
+        self.weight = nn.Parameter(linear.weight.detach().clone(), requires_grad=False)
+        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+        self.packed = torch.ops.mkldnn._reorder_linear_weight(self.weight.detach(), rows)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+
+    def __deepcopy__(self, memo):  # oneDNN's opaque tensor has no storage to copy: pack anew
+        linear = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None)
+        linear.weight, linear.bias = copy.deepcopy(self.weight, memo), copy.deepcopy(self.bias, memo)
+        return PrepackedLinear(linear, self.rows)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class ConvSiLU(nn.Module):
+    """A float32 `Conv2d` followed by SiLU in one oneDNN call (`torch.ops.mkldnn._convolution_pointwise`
+    with its "swish" post-op). Keeps `weight` and `bias` readable (the encoder checks the stem's layout)."""
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        self.weight, self.bias = conv.weight, conv.bias
+        self.arguments = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, *self.arguments, "swish", [], "")
+
+
+def prepack_decoding_step(model, rows: int) -> int:
+    """Every linear a decoding step runs (self-attention q/k/v and output, cross-attention query and
+    output, feed-forward, vocabulary projection) as a `PrepackedLinear`, in place. Returns how many."""
+    names = list(per_step_linears(model, "fp16"))
+    for name in names:
+        linear = model.get_submodule(name)
+        if type(linear) is nn.Linear:
+            _replace(model, name, PrepackedLinear(linear, rows))
+    return len(names)
 
 
 def _replace(network: nn.Module, name: str, module: nn.Module) -> None:
@@ -155,16 +236,22 @@ def _refuse_to_save(*args, **kwargs):
     )
 
 
-def optimize_for_inference(model, quantize: str | None = None):
+def optimize_for_inference(model, quantize: str | None = None, onednn: bool | None = None, beams: int = 3):
     """An inference-only copy of an `EffNetTrmForAudioCaptioning`: batch norms folded, q/k/v fused,
-    and with `quantize` ("int8" or "fp16") smaller per-step decoder weights. See the module docstring."""
+    and with `quantize` ("int8" or "fp16") smaller per-step decoder weights. See the module docstring.
+    `onednn` (default: where it can run, float32 on a CPU): convolutions fused with their SiLU and the
+    fp32 per-step linears prepacked for `beams` rows (`ConvSiLU`, `PrepackedLinear`)."""
     check_quantization(quantize)
     if quantize and model.device.type != "cpu":
         raise ValueError(f"{quantize} dynamic quantization runs on the CPU only; the model is on {model.device}")
+    if onednn is None:
+        onednn = onednn_available(model)
+    elif onednn and not onednn_available(model):
+        raise ValueError("onednn=True needs a float32 model on a CPU and PyTorch built with oneDNN")
     optimized = copy.deepcopy(model).eval()
     encoder = optimized.encoder
     example = torch.zeros(1, optimized.config.sampling_rate, device=optimized.device, dtype=optimized.dtype)  # 1 s
-    fold_batch_norms(encoder.backbone, lambda: encoder(example))
+    fold_batch_norms(encoder.backbone, lambda: encoder(example), fuse_silu=onednn)
     encoder.backbone.to(memory_format=torch.channels_last)  # the folded convolutions are new tensors
     for layer in optimized.decoder.layers:
         attention = layer.self_attn
@@ -175,5 +262,7 @@ def optimize_for_inference(model, quantize: str | None = None):
             attention.qkv_proj.bias.copy_(bias)
     if quantize:
         quantize_decoding_step(optimized, quantize)
+    if onednn:  # what quantization left in fp32
+        prepack_decoding_step(optimized, beams)
     optimized.save_pretrained = _refuse_to_save
     return optimized

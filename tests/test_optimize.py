@@ -10,10 +10,18 @@ import pytest
 import torch
 from torch import nn
 
-from effnet_trm.decoding import TorchIncrementalDecoder
+from effnet_trm.decoding import TorchIncrementalDecoder, fast_generate, fast_search_settings
 from effnet_trm.hub import init_model
 from effnet_trm.inference import Captioner
-from effnet_trm.optimize import FullRangeDynamicLinear, fold_batch_norms, int8_linear_class, optimize_for_inference
+from effnet_trm.optimize import (
+    ConvSiLU,
+    FullRangeDynamicLinear,
+    PrepackedLinear,
+    fold_batch_norms,
+    int8_linear_class,
+    onednn_available,
+    optimize_for_inference,
+)
 
 SR = 16000
 
@@ -179,3 +187,45 @@ def test_the_original_model_is_untouched_and_the_copy_refuses_to_be_saved(model,
         optimize_for_inference(model, quantize="int4")
     with pytest.raises(ValueError, match="needs the fast search"):
         Captioner(model, tokenizer=None, fast_search=False, quantize="int8")
+
+
+needs_onednn = pytest.mark.skipif(
+    not onednn_available(torch.nn.Linear(1, 1)), reason="PyTorch built without oneDNN's fused CPU kernels"
+)
+
+
+@needs_onednn
+@torch.inference_mode()
+@pytest.mark.parametrize("search", [{"num_beams": 3, "no_repeat_ngram_size": 2}, {"num_beams": 3}, {"num_beams": 1}])
+def test_onednn_copy_gives_the_token_ids_of_generate(model, search):
+    """The default copy (float32 on a CPU) runs convolutions fused with their SiLU and prepacked per-step
+    linears; beam 3 with the default n-gram block, without it, and greedy: the same ids as `generate`."""
+    optimized = optimize_for_inference(model)
+    plain = optimize_for_inference(model, onednn=False)
+    assert _count(optimized.encoder.backbone, ConvSiLU) == 46 and _count(plain, ConvSiLU) == 0
+    assert _count(optimized, PrepackedLinear) == 13 and _count(plain, PrepackedLinear) == 0  # 6 per layer + lm_head
+    waves, mask = _batch()
+    requested = {"max_new_tokens": 12, "min_new_tokens": 12, **search}  # forced length: every step compared
+    expected = model.generate(input_values=waves, attention_mask=mask, **requested)
+    settings = fast_search_settings(model.generation_config, requested)
+    assert torch.equal(fast_generate(optimized, waves, mask, **settings), expected)
+    assert torch.equal(fast_generate(plain, waves, mask, **settings), expected)
+    assert torch.equal(optimized.generate(input_values=waves, attention_mask=mask, **requested), expected)
+
+
+@needs_onednn
+@torch.inference_mode()
+def test_onednn_copy_computes_what_the_plain_copy_computes_and_deep_copies(model):
+    optimized = optimize_for_inference(model)
+    plain = optimize_for_inference(model, onednn=False)
+    waves, mask = _batch()
+    expected, got = plain.encode(waves, mask).frame_embeddings, optimized.encode(waves, mask).frame_embeddings
+    scale = expected.abs().max()
+    torch.testing.assert_close(got / scale, expected / scale, rtol=0, atol=1e-3)  # as the fold: kernels differ
+    for reference, log_probs in zip(_step_log_probs(model, plain), _step_log_probs(model, optimized)):
+        np.testing.assert_allclose(log_probs, reference, rtol=0, atol=2e-3)  # the encoder's rounding, carried
+    copied = copy.deepcopy(optimized)  # oneDNN's packed weights have no storage: packed anew
+    for reference, log_probs in zip(_step_log_probs(model, optimized), _step_log_probs(model, copied)):
+        np.testing.assert_array_equal(log_probs, reference)
+    with pytest.raises(ValueError, match="float32 model on a CPU"):
+        optimize_for_inference(copy.deepcopy(model).double(), onednn=True)

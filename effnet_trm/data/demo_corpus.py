@@ -42,6 +42,9 @@ HELD_OUT = "held_out"
 HELD_OUT_SIDE = ("validation", "test")
 #: How a class's recordings are dealt to splits: the first to train, the second to test, ...
 DEAL_ORDER = ("train", "test", "validation", "audio_only", "train", "audio_only", "train", "test", "validation")
+#: Leave one source out: the held-out package is the whole test split, so the other packages' test
+#: share goes to train (5/9 train, 2/9 audio_only, 2/9 validation).
+UNSEEN_SOURCE_DEAL_ORDER = tuple("train" if split == "test" else split for split in DEAL_ORDER)
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,10 @@ RECIPES = {"bed": 0.2, "event": 0.25, "repeated": 0.2, "event_over_bed": 0.25, "
 # --- splitting --------------------------------------------------------------------------------------
 
 
-def split_recordings(recordings: Sequence[Recording], seed: int) -> dict[str, list[Recording]]:
-    """Deal each class's recordings to the splits in DEAL_ORDER, after a seeded shuffle."""
+def split_recordings(
+    recordings: Sequence[Recording], seed: int, deal_order: Sequence[str] = DEAL_ORDER
+) -> dict[str, list[Recording]]:
+    """Deal each class's recordings to the splits in `deal_order`, after a seeded shuffle."""
     by_class: dict[str, list[Recording]] = defaultdict(list)
     for recording in sorted(recordings, key=lambda r: r.source):
         by_class[recording.class_name].append(recording)
@@ -78,7 +83,7 @@ def split_recordings(recordings: Sequence[Recording], seed: int) -> dict[str, li
         members = by_class[class_name]
         order = np.random.default_rng([seed, zlib.crc32(class_name.encode())]).permutation(len(members))
         for position, index in enumerate(order):
-            splits[DEAL_ORDER[position % len(DEAL_ORDER)]].append(members[index])
+            splits[deal_order[position % len(deal_order)]].append(members[index])
     return splits
 
 
@@ -325,6 +330,83 @@ def build_demo_corpus(
         corpus.save_to_disk(str(folder))
         (folder / "README.md").write_text(dataset_card(corpus, splits, preset, seed, missing), encoding="utf-8")
     return corpus
+
+
+def source_packages(recordings: Sequence[Recording]) -> dict[str, set[str]]:
+    """Each package of `recordings` and the classes its recordings hold."""
+    classes: dict[str, set[str]] = defaultdict(set)
+    for recording in recordings:
+        classes[recording.package].add(recording.class_name)
+    return dict(sorted(classes.items()))
+
+
+def build_unseen_source_corpus(
+    out_dir: str | Path,
+    held_out: str,
+    preset: str = "quick",
+    seed: int = 0,
+    recordings: list[Recording] | None = None,
+    progress: bool = True,
+):
+    """The corpus for leaving one source out: train, audio_only and validation composed from every
+    package but `held_out` (dealt by `UNSEEN_SOURCE_DEAL_ORDER`), test from `held_out`'s recordings
+    only, all of them. No clip of the first three splits holds a sound of the held-out package, so the
+    test split measures what a user's own recording meets: a source no part of training heard.
+    Saved like `build_demo_corpus`; returns the DatasetDict."""
+    from datasets import DatasetDict
+
+    if recordings is None:
+        recordings, _ = collect_recordings()
+    packages = source_packages(recordings)
+    if held_out not in packages:
+        raise ValueError(f"no recordings of {held_out!r}; the packages are {', '.join(packages)}")
+    seen = [recording for recording in recordings if recording.package != held_out]
+    splits = split_recordings(seen, seed, UNSEEN_SOURCE_DEAL_ORDER)
+    splits["test"] = [recording for recording in recordings if recording.package == held_out]
+    sizes = PRESETS[preset]
+    corpus = DatasetDict(
+        {
+            split: clips_to_dataset(build_split(split, splits[split], sizes.size(split), seed, progress))
+            for split in SPLITS
+        }
+    )
+    with atomic_folder(out_dir) as folder:
+        corpus.save_to_disk(str(folder))
+        card = dataset_card(corpus, splits, preset, seed, [])
+        note = f"\nLeave one source out: the test split is {held_out!r} alone; no other split holds its recordings.\n"
+        (folder / "README.md").write_text(card + note, encoding="utf-8")
+    return corpus
+
+
+#: The audio-only pool of uncaptioned recordings: a recording at least this long is an ambience (cropped or
+#: looped to fill the clip), a shorter one an event placed once at a random time.
+BED_SECONDS = 5.0
+
+
+def build_uncaptioned_pool(recordings: list[Recording], seed: int = 0, progress: bool = True):
+    """One 10 s clip per recording that no catalogue rule captions (`collect_recordings(uncaptioned=True)`),
+    composed like the corpus's clips (cleaned, on the same faint noise floor), with no captions: the
+    audio-only pool that the teacher pseudo-captions. Returns a `Dataset` in the project schema."""
+    length = int(CLIP_SECONDS * SAMPLE_RATE)
+    clips = []
+    for index, recording in enumerate(tqdm(recordings, desc="uncaptioned pool", disable=not progress)):
+        try:
+            waveform = clean(load_audio(io.BytesIO(recording.data), SAMPLE_RATE))
+        except AudioError as error:
+            logger.warning("skipping %s: %s", recording.source, error)
+            continue
+        if waveform.size < SAMPLE_RATE // 5:  # under 0.2 s: a click, not a sound to caption
+            continue
+        rng = np.random.default_rng([seed, zlib.crc32(recording.source.encode())])
+        canvas = rng.standard_normal(length).astype(np.float32) * 1e-4
+        if waveform.size >= BED_SECONDS * SAMPLE_RATE:
+            canvas += _fit_bed(waveform, length, rng)
+        else:
+            _place_events(canvas, [waveform[:length]], rng)
+        audio = encode_flac(np.clip(canvas, -0.95, 0.95), SAMPLE_RATE)
+        audio_id = f"uncaptioned-{index:05d}"
+        clips.append(Clip(audio_id, audio, [], [], [recording.source], [recording.license]))
+    return clips_to_dataset(clips)
 
 
 def recordings_of(splits: Sequence[str], seed: int, recordings: list[Recording] | None = None) -> list[Recording]:

@@ -1,0 +1,147 @@
+"""Sounds no part of training heard: the leave-one-source-out corpus, the uncaptioned pool of the
+packaged audio, and the teacher's pseudo-captions checked against YAMNet
+(`benchmarks/unseen_sources.py` runs them at scale)."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from datasets import load_from_disk
+
+from effnet_trm.audio import load_audio
+from effnet_trm.data.demo_corpus import (
+    CLIP_SECONDS,
+    SAMPLE_RATE,
+    build_uncaptioned_pool,
+    build_unseen_source_corpus,
+    source_packages,
+)
+from effnet_trm.data.io import rows_to_dataset
+from effnet_trm.data.sources import UNCAPTIONED, Recording
+from effnet_trm.teachers.pseudo_captions import PseudoCaption, pseudo_caption, split_pool, verdict_counts
+from tests.test_data_corpus import fake_recordings, wav_bytes
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+
+def test_the_held_out_source_is_the_whole_test_split_and_nowhere_else(tmp_path):
+    # pkg-b holds 2 recordings of each class: 3 more each, so that it can be dealt to 3 splits
+    extra = [
+        Recording(f"{r.source}.copy{i}", r.package, r.class_name, r.license, r.data)
+        for r in fake_recordings()
+        if r.package == "pkg-b"
+        for i in range(2)
+    ]
+    recordings = fake_recordings() + extra
+    assert list(source_packages(recordings)) == ["pkg-a", "pkg-b"]
+    corpus = build_unseen_source_corpus(
+        tmp_path / "corpus", "pkg-a", preset="tiny", recordings=recordings, progress=False
+    )
+    for split in ("train", "audio_only", "validation"):
+        assert all("pkg-a/" not in source for source in corpus[split]["source"]), split
+        assert any("pkg-b/" in source for source in corpus[split]["source"]), split
+    assert all(part.startswith("pkg-a/") for source in corpus["test"]["source"] for part in source.split("|"))
+    assert "the test split is 'pkg-a' alone" in (tmp_path / "corpus" / "README.md").read_text()
+    assert len(load_from_disk(str(tmp_path / "corpus"))["test"]) == len(corpus["test"])
+    with pytest.raises(ValueError, match="no recordings of 'pkg-c'; the packages are pkg-a, pkg-b"):
+        build_unseen_source_corpus(tmp_path / "other", "pkg-c", preset="tiny", recordings=recordings)
+
+
+def test_uncaptioned_recordings_become_ten_second_clips_without_captions():
+    recordings = [
+        Recording("pkg/long.wav", "pkg", UNCAPTIONED, "CC0-1.0", wav_bytes(7.0, frequency=300, seed=1, noise=True)),
+        Recording("pkg/short.wav", "pkg", UNCAPTIONED, "GPL-2", wav_bytes(0.5, frequency=500, seed=2)),
+        Recording("pkg/click.wav", "pkg", UNCAPTIONED, "GPL-2", wav_bytes(0.05, frequency=500, seed=3)),
+        Recording("pkg/broken.wav", "pkg", UNCAPTIONED, "GPL-2", b"not audio at all"),
+    ]
+    pool = build_uncaptioned_pool(recordings, progress=False)
+    assert pool["source"] == ["pkg/long.wav", "pkg/short.wav"]  # the click and the broken file are left out
+    assert pool["license"] == ["CC0-1.0", "GPL-2"] and pool["captions"] == [[], []]
+    for row in pool:
+        waveform = load_audio(io.BytesIO(row["audio"]["bytes"]), SAMPLE_RATE)
+        assert waveform.size == int(CLIP_SECONDS * SAMPLE_RATE)
+        assert np.abs(waveform).max() > 0.05
+    # the long recording fills the clip, the short one is placed once on the noise floor
+    long_clip, short_clip = (load_audio(io.BytesIO(row["audio"]["bytes"]), SAMPLE_RATE) for row in pool)
+    assert np.mean(np.abs(long_clip) > 0.01) > 0.5 > np.mean(np.abs(short_clip) > 0.01)
+    assert build_uncaptioned_pool(recordings, seed=0, progress=False)["audio"] == pool["audio"]  # reproducible
+
+
+def _pool(count: int):
+    return rows_to_dataset(
+        [
+            {
+                "audio": {"bytes": wav_bytes(1.0, frequency=300 + 50 * i, seed=i), "path": f"{i}.wav"},
+                "captions": [],
+                "audio_id": f"pool-{i}",
+                "classes": [],
+                "source": f"pkg/{i}.wav",
+                "license": "CC0-1.0",
+            }
+            for i in range(count)
+        ]
+    )
+
+
+def test_accepted_pseudo_captions_become_references_and_the_rest_stays_audio_only():
+    pool = _pool(3)
+    pseudo = [
+        PseudoCaption("pool-0", "a dog barks", (("Dog", 0.8),), True),
+        PseudoCaption("pool-1", "a dog barks", (("Sine wave", 0.9),), False),
+        PseudoCaption("pool-2", "something happens", (("Dog", 0.8),), None),
+    ]
+    captioned, rest = split_pool(pool, pseudo)
+    assert captioned["audio_id"] == ["pool-0"] and captioned["captions"] == [["a dog barks"]]
+    assert rest["audio_id"] == ["pool-1", "pool-2"] and rest["captions"] == [[], []]
+    captioned, rest = split_pool(pool, pseudo, keep_unjudged=True)
+    assert captioned["audio_id"] == ["pool-0", "pool-2"] and rest["audio_id"] == ["pool-1"]
+    captioned, rest = split_pool(pool, pseudo, filtered=False)  # the paper: every pseudo-caption is a reference
+    assert len(captioned) == 3 and len(rest) == 0
+    assert verdict_counts(pseudo) == {"agrees": 1, "contradicts": 1, "cannot judge": 1}
+
+
+def test_the_teachers_captions_are_judged_by_yamnet():
+    from effnet_trm.teachers.htsat_bart import HTSATBartCaptioner, HTSATBartTeacher
+    from effnet_trm.tokenization import build_word_tokenizer
+    from effnet_trm.trust import AudioSetJudge, present_yamnet_folder
+
+    folder = present_yamnet_folder()
+    if folder is None:
+        pytest.skip("YAMNet's weights are not on disk (make setup fetches them)")
+    tokenizer = build_word_tokenizer(["a dog barks", "a bell rings", "rain falls on a roof"])
+    torch.manual_seed(0)
+    model = HTSATBartCaptioner.from_size(
+        "demo",
+        vocab_size=len(tokenizer),
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_bos_token_id=1,
+        forced_eos_token_id=2,
+    )
+    teacher, judge = HTSATBartTeacher(model, tokenizer), AudioSetJudge.load(folder)
+    pool = _pool(2)
+    found = pseudo_caption(teacher, judge, pool, progress=False)
+    assert [p.audio_id for p in found] == ["pool-0", "pool-1"]
+    for item, row in zip(found, pool):
+        assert (
+            item.caption == teacher.caption([load_audio(io.BytesIO(row["audio"]["bytes"]), teacher.sampling_rate)])[0]
+        )
+        view = judge.listen(load_audio(io.BytesIO(row["audio"]["bytes"]), 16000))
+        assert item.audioset_top == tuple(view.top) and item.agrees == judge.agrees(item.caption, view)
+
+
+def test_distinct_caption_ceiling_counts_sound_combinations():
+    from unseen_sources import sound_combinations
+
+    test = {
+        "classes": [["dog"], ["dog"], ["dog"], ["dog", "rain"], ["rain", "dog"]],
+        "captions": [["a dog barks"], ["a dog barks loudly"], ["a dog barks several times"], ["x"], ["y"]],
+    }
+    assert sound_combinations(test) == 4

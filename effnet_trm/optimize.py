@@ -8,10 +8,11 @@
 - **fused self-attention projections**: each decoder layer's q, k and v also as one `qkv_proj` linear
   (the fast search's one matmul per step; `generate` still works on the copy);
 - **oneDNN kernels** where they run (float32 on a CPU; `onednn=False` turns them off): each convolution
-  whose batch norm applied a SiLU computes it as it writes its output (`ConvSiLU`), and the fp32 linears
-  of a decoding step use weights laid out once for a few rows (`PrepackedLinear`): MKL's `addmm` packs
-  the whole weight again at every call, which for the 3 rows of a beam-3 step cost about as much as
-  the arithmetic (the 5 MB vocabulary projection took ~3x as long). Same token ids as `generate`
+  whose batch norm applied a SiLU computes it as it writes its output (`ConvSiLU`), and the larger fp32
+  linears of a decoding step use weights laid out once for a few rows (`PrepackedLinear`,
+  `PREPACK_MIN_WEIGHTS`): MKL's `addmm` packs the whole weight again at every call, which for the 3 rows
+  of a beam-3 step cost more than the arithmetic (the 5 MB vocabulary projection took ~3x as long).
+  Same token ids as `generate`
   (tests/test_optimize.py, tests/test_decoding.py);
 - optionally (`quantize="int8"`) **smaller weights for the linears that run at every decoding step**
   (`torch.ao.quantization.quantize_dynamic`). Decoding a few beams at a time is bound by reading the
@@ -166,15 +167,23 @@ class ConvSiLU(nn.Module):
         return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, *self.arguments, "swish", [], "")
 
 
+#: The smallest weight (in values) that `prepack_decoding_step` prepacks. Measured for 3 rows, 2 threads
+#: (medians of 200 calls): 4981 x 256 (the vocabulary projection) 377 -> 111 us, 1024 x 256 80 -> 51 us,
+#: 768 x 256 (q/k/v) 61 -> 49 us, but 256 x 256 24 -> 39 us: oneDNN's call costs more than the packing saves.
+PREPACK_MIN_WEIGHTS = 1 << 17
+
+
 def prepack_decoding_step(model, rows: int) -> int:
-    """Every linear a decoding step runs (self-attention q/k/v and output, cross-attention query and
-    output, feed-forward, vocabulary projection) as a `PrepackedLinear`, in place. Returns how many."""
-    names = list(per_step_linears(model, "fp16"))
-    for name in names:
+    """The fp32 linears a decoding step runs (self-attention q/k/v and output, cross-attention query and
+    output, feed-forward, vocabulary projection) with at least `PREPACK_MIN_WEIGHTS` weights as
+    `PrepackedLinear`s, in place. Returns how many."""
+    packed = 0
+    for name in per_step_linears(model, "fp16"):
         linear = model.get_submodule(name)
-        if type(linear) is nn.Linear:
+        if type(linear) is nn.Linear and linear.weight.numel() >= PREPACK_MIN_WEIGHTS:
             _replace(model, name, PrepackedLinear(linear, rows))
-    return len(names)
+            packed += 1
+    return packed
 
 
 def _replace(network: nn.Module, name: str, module: nn.Module) -> None:

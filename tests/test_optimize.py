@@ -14,6 +14,7 @@ from effnet_trm.decoding import TorchIncrementalDecoder, fast_generate, fast_sea
 from effnet_trm.hub import init_model
 from effnet_trm.inference import Captioner
 from effnet_trm.optimize import (
+    PREPACK_MIN_WEIGHTS,
     ConvSiLU,
     FullRangeDynamicLinear,
     PrepackedLinear,
@@ -21,6 +22,7 @@ from effnet_trm.optimize import (
     int8_linear_class,
     onednn_available,
     optimize_for_inference,
+    per_step_linears,
 )
 
 SR = 16000
@@ -203,7 +205,11 @@ def test_onednn_copy_gives_the_token_ids_of_generate(model, search):
     optimized = optimize_for_inference(model)
     plain = optimize_for_inference(model, onednn=False)
     assert _count(optimized.encoder.backbone, ConvSiLU) == 46 and _count(plain, ConvSiLU) == 0
-    assert _count(optimized, PrepackedLinear) == 13 and _count(plain, PrepackedLinear) == 0  # 6 per layer + lm_head
+    large = [
+        n for n, kind in per_step_linears(optimized, "fp16").items() if model_weights(plain, n) >= PREPACK_MIN_WEIGHTS
+    ]
+    assert len(large) >= 4  # q/k/v and feed-forward of each layer
+    assert _count(optimized, PrepackedLinear) == len(large) and _count(plain, PrepackedLinear) == 0
     waves, mask = _batch()
     requested = {"max_new_tokens": 12, "min_new_tokens": 12, **search}  # forced length: every step compared
     expected = model.generate(input_values=waves, attention_mask=mask, **requested)
@@ -229,3 +235,21 @@ def test_onednn_copy_computes_what_the_plain_copy_computes_and_deep_copies(model
         np.testing.assert_array_equal(log_probs, reference)
     with pytest.raises(ValueError, match="float32 model on a CPU"):
         optimize_for_inference(copy.deepcopy(model).double(), onednn=True)
+
+
+def model_weights(model, name: str) -> int:
+    return model.get_submodule(name).weight.numel()
+
+
+@needs_onednn
+@torch.inference_mode()
+def test_prepacked_linear_equals_linear_for_any_row_count():
+    """Packed for 3 rows, it also takes 1 or 7 rows and (rows, words, features) inputs; no bias too."""
+    generator = torch.Generator().manual_seed(0)
+    for bias in (True, False):
+        linear = nn.Linear(256, 1024, bias=bias)
+        packed = PrepackedLinear(linear, rows=3)
+        for shape in ((3, 256), (1, 256), (7, 256), (2, 5, 256)):
+            inputs = torch.randn(*shape, generator=generator)
+            torch.testing.assert_close(packed(inputs), linear(inputs), rtol=1e-5, atol=1e-5)
+        assert torch.equal(packed.weight, linear.weight)

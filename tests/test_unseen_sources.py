@@ -145,3 +145,14 @@ def test_distinct_caption_ceiling_counts_sound_combinations():
         "captions": [["a dog barks"], ["a dog barks loudly"], ["a dog barks several times"], ["x"], ["y"]],
     }
     assert sound_combinations(test) == 4
+
+
+def test_the_pool_takes_at_most_a_sample_of_each_package():
+    from effnet_trm.data.demo_corpus import sample_per_package
+
+    recordings = [Recording(f"big/{i}.wav", "big", UNCAPTIONED, "GPL-2", b"") for i in range(100)]
+    recordings += [Recording(f"small/{i}.wav", "small", UNCAPTIONED, "GPL-2", b"") for i in range(3)]
+    kept = sample_per_package(recordings, 10, seed=0)
+    assert sum(r.package == "big" for r in kept) == 10 and sum(r.package == "small" for r in kept) == 3
+    assert kept == sorted(kept, key=recordings.index)  # order kept
+    assert kept == sample_per_package(recordings, 10, seed=0) != sample_per_package(recordings, 10, seed=1)

@@ -383,10 +383,32 @@ def build_unseen_source_corpus(
 BED_SECONDS = 5.0
 
 
-def build_uncaptioned_pool(recordings: list[Recording], seed: int = 0, progress: bool = True):
+#: At most this many uncaptioned recordings of one package join the pool (a seeded sample): Tux Paint
+#: alone holds some 7,800 spoken letters and numbers, which would otherwise be most of the pool.
+UNCAPTIONED_PER_PACKAGE = 40
+
+
+def sample_per_package(recordings: Sequence[Recording], limit: int, seed: int = 0) -> list[Recording]:
+    """At most `limit` recordings of each package, drawn with `seed`; the order of `recordings` kept."""
+    by_package: dict[str, list[int]] = defaultdict(list)
+    for index, recording in enumerate(recordings):
+        by_package[recording.package].append(index)
+    kept = set()
+    for package, indices in by_package.items():
+        rng = np.random.default_rng([seed, zlib.crc32(package.encode())])
+        kept.update(indices if len(indices) <= limit else rng.choice(indices, limit, replace=False).tolist())
+    return [recording for index, recording in enumerate(recordings) if index in kept]
+
+
+def build_uncaptioned_pool(
+    recordings: list[Recording], seed: int = 0, per_package: int | None = UNCAPTIONED_PER_PACKAGE, progress: bool = True
+):
     """One 10 s clip per recording that no catalogue rule captions (`collect_recordings(uncaptioned=True)`),
-    composed like the corpus's clips (cleaned, on the same faint noise floor), with no captions: the
-    audio-only pool that the teacher pseudo-captions. Returns a `Dataset` in the project schema."""
+    at most `per_package` of each package, composed like the corpus's clips (cleaned, on the same faint
+    noise floor), with no captions: the audio-only pool that the teacher pseudo-captions. Returns a
+    `Dataset` in the project schema."""
+    if per_package is not None:
+        recordings = sample_per_package(recordings, per_package, seed)
     length = int(CLIP_SECONDS * SAMPLE_RATE)
     clips = []
     for index, recording in enumerate(tqdm(recordings, desc="uncaptioned pool", disable=not progress)):

@@ -10,6 +10,7 @@ It prints STALLED when the stall begins: the files written so far are on disk, t
 from __future__ import annotations
 
 import pickle
+import signal
 import sys
 import time
 from pathlib import Path
@@ -60,5 +61,9 @@ def train_stalling_at_the_second_checkpoint(config_file: str) -> None:
 
 
 if __name__ == "__main__":
+    # A job run in the foreground gets Ctrl-C as KeyboardInterrupt. Started from a shell's background
+    # job (`nohup ... &`, as CI may be), SIGINT arrives ignored and Python keeps it so: restore the
+    # foreground behaviour that the test simulates.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     mode, argument = sys.argv[1:3]
     {"dataset": save_dataset_stalling, "checkpoint": train_stalling_at_the_second_checkpoint}[mode](argument)

@@ -265,6 +265,35 @@ def print_table(table: dict, models, seeds) -> None:
     print(f"{'mean over sources':<26}" + "".join(f"{mean_std(per_model[m]):>22}{'':>10}" for m in models))
 
 
+def markdown_table(table: dict, models, seeds) -> str:
+    """The table as docs/unseen-sources.md shows it: per source, each model's CIDEr-D and distinct
+    captions (means over seeds), the ceiling, then the means over the sources every model finished."""
+    header = "| held-out source | ceiling | " + " | ".join(f"{m} CIDEr-D | {m} distinct" for m in models) + " |"
+    lines = [header, "|---" * (2 + 2 * len(models)) + "|"]
+    complete = []
+    for source, runs in table.items():
+        done = {m: [runs[seed][m] for seed in seeds if m in runs.get(seed, {})] for m in models}
+        if not all(done.values()):
+            continue
+        complete.append(done)
+        ceiling = done[models[0]][0]["ceiling"]
+        cells = [
+            f"{statistics.mean(r['cider_d'] for r in done[m]):.3f} | "
+            f"{statistics.mean(r['distinct_captions'] for r in done[m]):.0f}"
+            for m in models
+        ]
+        lines.append(f"| {source} | {ceiling} | " + " | ".join(cells) + " |")
+    if complete:
+        means = [
+            f"{statistics.mean(statistics.mean(r['cider_d'] for r in d[m]) for d in complete):.3f} | "
+            f"{statistics.mean(statistics.mean(r['distinct_captions'] for r in d[m]) for d in complete):.1f}"
+            for m in models
+        ]
+        ceiling = statistics.mean(d[models[0]][0]["ceiling"] for d in complete)
+        lines.append(f"| mean over {len(complete)} sources | {ceiling:.1f} | " + " | ".join(means) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=f"one held-out source ({QUICK_SOURCE}), one seed")
@@ -278,6 +307,7 @@ def main(argv=None) -> int:
     parser.add_argument("--teacher-epochs", type=int, default=TEACHER_EPOCHS)
     parser.add_argument("--out", default="outputs/unseen_sources")
     parser.add_argument("--report-only", action="store_true", help="train nothing; print the finished runs")
+    parser.add_argument("--markdown", action="store_true", help="also print the table as docs/unseen-sources.md has it")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -289,6 +319,8 @@ def main(argv=None) -> int:
         for source in sources:
             table.setdefault(source, {})[seed] = run_fold(source, seed, root, args.models, args)
     print_table(table, args.models, seeds)
+    if args.markdown:
+        print("\n" + markdown_table(table, args.models, seeds))
     print(f"\nseeds {seeds}; {args.preset} sizes per fold; wall time {(time.perf_counter() - started) / 60:.1f} min")
     (root / "table.json").parent.mkdir(parents=True, exist_ok=True)
     (root / "table.json").write_text(

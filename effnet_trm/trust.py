@@ -198,6 +198,10 @@ def words_of(text: str) -> set[str]:
     return {stem(word) for word in re.findall(r"[a-z']+", text.lower()) if word not in _STOPWORDS}
 
 
+#: Words for who makes a sound, which CLASS_WORDS lets name Speech (`AudioSetJudge.agrees`).
+AGENT_WORDS = frozenset(stem(word) for word in "man woman person people someone male female girl boy child".split())
+
+
 @dataclass
 class AudioSetView:
     """YAMNet on one clip: its top classes (name, highest score over the clip's 0.96 s patches: a short
@@ -259,8 +263,14 @@ class AudioSetJudge:
         """The caption's words (stems) that some AudioSet class names."""
         return words_of(caption) & self.vocabulary
 
-    def agrees(self, caption: str, view: AudioSetView) -> bool | None:
+    def agrees(self, caption: str, view: AudioSetView, agents_name_speech: bool = True) -> bool | None:
+        """`agents_name_speech=False` (the pseudo-caption filter): the people a caption names ("a person
+        is walking") are who makes the sound, not the sound, so they count only when the caption names
+        nothing else; otherwise any clip in which YAMNet hears speech agrees with any caption about a
+        person. The CLI's second opinion keeps the looser rule its tables were measured with."""
         named = self.sound_words(caption)
+        if not agents_name_speech and named - AGENT_WORDS:
+            named -= AGENT_WORDS
         classes = [name for name, _ in view.top if name not in GENERIC_CLASSES]
         if not named or not classes:
             return None

@@ -214,6 +214,12 @@ def test_yamnet_agreement_on_real_recordings(yamnet_folder, quiet_recordings):
     assert judge.agrees("a dog barks", AudioSetView([("Sine wave", 0.9)], 0.0)) is False
     assert judge.agrees("something happens", AudioSetView([("Dog", 0.9)], 0.0)) is None  # no sound words
     assert judge.agrees("a dog barks", AudioSetView([("Inside, small room", 0.9)], 0.0)) is None
+    # who makes a sound is not the sound: for the pseudo-caption filter, speech does not confirm "a person walks"
+    speech = AudioSetView([("Speech", 0.8)], 0.0)
+    assert judge.agrees("a person is walking on dirt", speech) is True  # the CLI's looser rule
+    assert judge.agrees("a person is walking on dirt", speech, agents_name_speech=False) is False
+    assert judge.agrees("a man speaks", speech, agents_name_speech=False) is True
+    assert judge.agrees("someone is there", speech, agents_name_speech=False) is True  # nothing else named
     # YAMNet on real recordings at their own level: the right caption agrees, a wrong one does not
     dog = quiet_recordings["dog"] / np.abs(quiet_recordings["dog"]).max() * 0.5
     view = judge.listen(dog)

@@ -4,7 +4,8 @@ The paper pseudo-labels its audio-only clips with the teacher's beam-search capt
 them as on human ones. A small teacher is often wrong on sounds outside its training captions, and a
 wrong pseudo-caption teaches the student to say it. YAMNet knows AudioSet's 521 classes and was never
 trained on these captions: a teacher caption whose sound words none of YAMNet's top classes name is
-contradicted and dropped (its clip stays audio-only: encoder KD still learns from it); a caption that
+contradicted and dropped (its clip stays audio-only: encoder KD still learns from it; who makes
+the sound, "a person", is not a sound word here, see `AudioSetJudge.agrees`); a caption that
 YAMNet agrees with becomes the clip's reference; one it cannot judge (no sound word it has a class
 for) is kept or dropped by `keep_unjudged`.
 """
@@ -42,7 +43,8 @@ def pseudo_caption(teacher, judge, rows, batch_size: int = 16, progress: bool = 
         for offset, caption in enumerate(captions):
             view = judge.listen(audioset_audio[start + offset])
             audio_id = rows[start + offset]["audio_id"]
-            results.append(PseudoCaption(audio_id, caption, tuple(view.top), judge.agrees(caption, view)))
+            verdict = judge.agrees(caption, view, agents_name_speech=False)
+            results.append(PseudoCaption(audio_id, caption, tuple(view.top), verdict))
     return results
 
 

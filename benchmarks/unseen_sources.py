@@ -68,9 +68,22 @@ STUDENTS = {  # every student states its losses: configs/demo_quick.yaml's own c
     "student + pseudo (YAMNet-filtered)": ["kd.encoder_loss=contrastive", "kd.sequence_kd=false"],
     # ... or every pseudo-caption becomes a reference, as the paper treats its pseudo-labelled clips
     "student + pseudo (all)": ["kd.encoder_loss=contrastive", "kd.sequence_kd=false"],
+    # ... or no teacher caption: the pool's clips whose sound YAMNet names get that catalogue class's
+    # phrasings (pseudo_captions.catalogue_class_for), the rest stays audio-only
+    "student + AudioSet-labelled pool": ["kd.encoder_loss=contrastive", "kd.sequence_kd=false"],
 }
-#: The students trained on the corpus with the pseudo-captioned pool, and whether YAMNet filters it.
-PSEUDO_FILTERED = {"student + pseudo (YAMNet-filtered)": True, "student + pseudo (all)": False}
+#: The students trained with the uncaptioned pool: how its clips get references.
+POOL_LABELLING = {
+    "student + pseudo (YAMNet-filtered)": "teacher, YAMNet-filtered",
+    "student + pseudo (all)": "teacher, all",
+    "student + AudioSet-labelled pool": "AudioSet labels",
+}
+#: Each labelling's corpus folder in the fold's folder.
+POOL_CORPUS = {
+    "teacher, YAMNet-filtered": "corpus_pseudo_filtered",
+    "teacher, all": "corpus_pseudo_all",
+    "AudioSet labels": "corpus_pool_audioset",
+}
 MODELS = ("teacher", *STUDENTS)
 SAMPLES_PER_RUN = 3
 
@@ -86,8 +99,31 @@ def sound_combinations(test) -> int:
     return len(keys)
 
 
+def known_sound_clips(test, train) -> list[int]:
+    """The test clips whose every sound class some training caption names: there an unseen source
+    asks a model to hear a known sound through another microphone and room, while on the other clips
+    no caption it learnt can be right (the held-out package's own classes)."""
+    known = {name for classes in train["classes"] for name in classes}
+    return [i for i, classes in enumerate(test["classes"]) if set(classes) <= known]
+
+
+def fold_scores(captions: list[str], test, train) -> dict:
+    """CIDEr-D and distinct captions on the whole held-out test split, and CIDEr-D on its clips of
+    known sounds (`known_sound_clips`)."""
+    from effnet_trm.evaluation.metrics import scores_with_distinct
+
+    references = [list(r) for r in test["captions"]]
+    known = known_sound_clips(test, train)
+    result = {**scores_with_distinct(captions, references, ["cider_d"]), "clips": len(captions)}
+    if known:
+        result["cider_d_known_sounds"] = scores_with_distinct(
+            [captions[i] for i in known], [references[i] for i in known], ["cider_d"]
+        )["cider_d"]
+    return {**result, "known_sound_clips": len(known)}
+
+
 def prepare_fold(source: str, seed: int, folder: Path, preset: str):
-    """The fold's corpus (reused when present) and its test split."""
+    """The fold's corpus (reused when present), its test split and its (captioned) train split."""
     from datasets import load_from_disk
 
     from effnet_trm.data.demo_corpus import build_unseen_source_corpus
@@ -95,7 +131,8 @@ def prepare_fold(source: str, seed: int, folder: Path, preset: str):
     dataset = folder / "corpus"
     if not (dataset / "dataset_dict.json").exists():
         build_unseen_source_corpus(dataset, source, preset, seed, recordings(), progress=False)
-    return dataset, load_from_disk(str(dataset))["test"]
+    corpus = load_from_disk(str(dataset))
+    return dataset, corpus["test"], corpus["train"]
 
 
 def train_and_caption(model: str, dataset: Path, seed: int, folder: Path, test, teacher_epochs: int, epochs: int):
@@ -113,8 +150,8 @@ def train_and_caption(model: str, dataset: Path, seed: int, folder: Path, test, 
         teacher = demo_teacher(dataset, teacher_dir, seed, pretrained_encoders()["htsat_demo"], teacher_epochs)
         if model == "teacher":
             return teacher_captions(teacher, test)
-        if model in PSEUDO_FILTERED:
-            dataset = with_pseudo_captions(dataset, teacher, folder, seed, PSEUDO_FILTERED[model])
+        if model in POOL_LABELLING:
+            dataset = with_pool(dataset, teacher, folder, seed, POOL_LABELLING[model])
             cache = folder / f"teacher_cache_{dataset.name}"
         build_teacher_cache(teacher, str(dataset), str(cache), ["train", "audio_only"])
     overrides = STUDENTS[model] + [
@@ -130,40 +167,21 @@ def train_and_caption(model: str, dataset: Path, seed: int, folder: Path, test, 
     return caption_split(Captioner.from_pretrained(str(model_dir)), test, progress=False)
 
 
-def with_pseudo_captions(dataset: Path, teacher, folder: Path, seed: int, filtered: bool) -> Path:
+def with_pool(dataset: Path, teacher, folder: Path, seed: int, labelling: str) -> Path:
     """The fold's corpus plus its uncaptioned pool (the recordings of the training packages that no
-    rule captions), pseudo-captioned by the fold's teacher: accepted captions join `train` as
-    references, the other clips `audio_only`. The pool and its pseudo-captions are made once a fold."""
+    rule captions): the clips that `labelling` gives references join `train`, the others
+    `audio_only`. The pool, the teacher's pseudo-captions and YAMNet's views are made once a fold."""
     from datasets import DatasetDict, concatenate_datasets, load_from_disk
 
     from effnet_trm.atomic import atomic_folder
-    from effnet_trm.data.demo_corpus import build_uncaptioned_pool
-    from effnet_trm.teachers.pseudo_captions import PseudoCaption, pseudo_caption, split_pool, verdict_counts
-    from effnet_trm.trust import AudioSetJudge, present_yamnet_folder
+    from effnet_trm.teachers.pseudo_captions import split_pool
 
-    out = folder / ("corpus_pseudo_filtered" if filtered else "corpus_pseudo_all")
+    out = folder / POOL_CORPUS[labelling]
     if (out / "dataset_dict.json").exists():
         return out
-    pool_dir, labels = folder / "uncaptioned_pool", folder / "pseudo_captions.json"
-    if not (pool_dir / "dataset_info.json").exists():
-        held_out = folder.name.rsplit("_seed", 1)[0]
-        pool = build_uncaptioned_pool([r for r in recordings(True) if r.package != held_out], seed, progress=False)
-        with atomic_folder(pool_dir) as temporary:
-            pool.save_to_disk(str(temporary))
-    pool = load_from_disk(str(pool_dir))
-    if not labels.exists():
-        judge = AudioSetJudge.load(present_yamnet_folder())
-        found = pseudo_caption(teacher, judge, pool, progress=False)
-        labels.write_text(json.dumps([vars(p) for p in found], indent=1) + "\n")
-    pseudo = [
-        PseudoCaption(**{**p, "audioset_top": tuple(map(tuple, p["audioset_top"]))})
-        for p in json.loads(labels.read_text())
-    ]
-    print(
-        f"pool of {len(pool)} uncaptioned clips; YAMNet on the teacher's captions: {dict(verdict_counts(pseudo))}",
-        flush=True,
-    )
-    captioned, rest = split_pool(pool, pseudo, filtered=filtered)
+    pool = uncaptioned_pool(folder, seed)
+    captioned, rest = split_pool(pool, pool_references(pool, teacher, folder, seed, labelling))
+    print(f"pool of {len(pool)} uncaptioned clips; {labelling}: {len(captioned)} get references", flush=True)
     corpus = load_from_disk(str(dataset))
     extended = DatasetDict(
         {
@@ -178,28 +196,75 @@ def with_pseudo_captions(dataset: Path, teacher, folder: Path, seed: int, filter
     return out
 
 
+def uncaptioned_pool(folder: Path, seed: int):
+    """The fold's pool: the uncaptioned recordings of every package but the held-out one, as clips."""
+    from datasets import load_from_disk
+
+    from effnet_trm.atomic import atomic_folder
+    from effnet_trm.data.demo_corpus import build_uncaptioned_pool
+
+    pool_dir = folder / "uncaptioned_pool"
+    if not (pool_dir / "dataset_info.json").exists():
+        held_out = folder.name.rsplit("_seed", 1)[0]
+        pool = build_uncaptioned_pool([r for r in recordings(True) if r.package != held_out], seed, progress=False)
+        with atomic_folder(pool_dir) as temporary:
+            pool.save_to_disk(str(temporary))
+    return load_from_disk(str(pool_dir))
+
+
+def pool_references(pool, teacher, folder: Path, seed: int, labelling: str) -> dict[str, list[str]]:
+    """{audio_id: references} for the pool's clips that `labelling` captions."""
+    from effnet_trm.teachers.pseudo_captions import (
+        PseudoCaption,
+        accepted_references,
+        audioset_references,
+        audioset_views,
+        pseudo_caption,
+        verdict_counts,
+    )
+    from effnet_trm.trust import AudioSetJudge, AudioSetView, present_yamnet_folder
+
+    judge = AudioSetJudge.load(present_yamnet_folder())
+    if labelling == "AudioSet labels":
+        views_file = folder / "audioset_views.json"
+        if not views_file.exists():
+            views = audioset_views(judge, pool, progress=False)
+            views_file.write_text(json.dumps(dict(zip(pool["audio_id"], map(vars, views))), indent=1) + "\n")
+        views = {audio_id: AudioSetView(**view) for audio_id, view in json.loads(views_file.read_text()).items()}
+        return audioset_references(views, judge, seed)
+    labels = folder / "pseudo_captions.json"
+    if not labels.exists():
+        found = pseudo_caption(teacher, judge, pool, progress=False)
+        labels.write_text(json.dumps([vars(p) for p in found], indent=1) + "\n")
+    pseudo = [
+        PseudoCaption(**{**p, "audioset_top": tuple(map(tuple, p["audioset_top"]))})
+        for p in json.loads(labels.read_text())
+    ]
+    print(f"YAMNet on the teacher's pseudo-captions: {dict(verdict_counts(pseudo))}", flush=True)
+    return accepted_references(pseudo, filtered=labelling == "teacher, YAMNet-filtered")
+
+
 def run_fold(source: str, seed: int, root: Path, models, args) -> dict:
     """Every model of one (source, seed): scores read back when finished, trained otherwise."""
-    from effnet_trm.evaluation.metrics import scores_with_distinct
-
     folder = root / f"{source}_seed{seed}"
     results = {}
-    dataset = test = None
+    dataset = test = train = None
     for model in models:
         scores_file = folder / model / "test_scores.json"
         if scores_file.exists():
             results[model] = json.loads(scores_file.read_text())
+            if "known_sound_clips" not in results[model]:  # a run scored before the known-sounds column
+                results[model] = rescore(folder, model, results[model])
             continue
         if args.report_only:
             continue
         if dataset is None:
-            dataset, test = prepare_fold(source, seed, folder, args.preset)
+            dataset, test, train = prepare_fold(source, seed, folder, args.preset)
         started = time.perf_counter()
         captions = train_and_caption(model, dataset, seed, folder, test, args.teacher_epochs, args.epochs)
         references = [list(r) for r in test["captions"]]
         result = {
-            **scores_with_distinct(captions, references, ["cider_d"]),
-            "clips": len(captions),
+            **fold_scores(captions, test, train),
             "ceiling": sound_combinations(test),
             "train_s": round(time.perf_counter() - started, 1),
             "samples": [
@@ -218,6 +283,17 @@ def run_fold(source: str, seed: int, root: Path, models, args) -> dict:
         for sample in result["samples"]:
             print(f"    {sample['caption']!r:<60} refs: {sample['references']}", flush=True)
     return results
+
+
+def rescore(folder: Path, model: str, result: dict) -> dict:
+    """A finished run's scores recomputed from its stored captions on its fold's corpus."""
+    from datasets import load_from_disk
+
+    corpus = load_from_disk(str(folder / "corpus"))
+    captions = json.loads((folder / model / "test_captions.json").read_text())
+    result = {**result, **fold_scores(captions, corpus["test"], corpus["train"])}
+    (folder / model / "test_scores.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 @functools.cache
@@ -241,10 +317,47 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f}{spread}"
 
 
+def _mean(runs: list[dict], key: str) -> float | None:
+    values = [r[key] for r in runs if key in r]
+    return statistics.mean(values) if values else None
+
+
+def complete_sources(table: dict, models, seeds) -> dict[str, dict[str, list[dict]]]:
+    """The sources every model finished for every seed: {source: {model: [run per seed]}}."""
+    complete = {}
+    for source, runs in table.items():
+        done = {m: [runs[seed][m] for seed in seeds if m in runs.get(seed, {})] for m in models}
+        if all(len(done[m]) == len(seeds) for m in models):
+            complete[source] = done
+    return complete
+
+
+def goal_checks(complete: dict, models) -> list[str]:
+    """Issue #27's goals for the student, on the sources every model finished (means over seeds)."""
+    if "student" not in models or not complete:
+        return []
+    mean_over = {m: statistics.mean(_mean(d[m], "cider_d") for d in complete.values()) for m in models}
+    lines = []
+    for other, factor in (("scratch", 2.0), ("teacher", 0.9)):
+        if other in models and mean_over[other] > 0:
+            ratio = mean_over["student"] / mean_over[other]
+            verdict = "met" if ratio >= factor else "not met"
+            lines.append(f"student / {other} mean CIDEr-D: {ratio:.2f} (goal >= {factor:g}: {verdict})")
+    half = [
+        s for s, d in complete.items() if _mean(d["student"], "distinct_captions") >= 0.5 * d["student"][0]["ceiling"]
+    ]
+    lines.append(f"student says >= 50 % of the ceiling's distinct captions on {len(half)} of {len(complete)} sources")
+    return lines
+
+
+def _cell(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def print_table(table: dict, models, seeds) -> None:
-    """Per source: each model's CIDEr-D and distinct captions / ceiling (means over seeds), then the
-    mean over sources and the goal checks."""
-    print(f"\n{'held-out source':<26}" + "".join(f"{m + ' CIDEr-D':>22}{'distinct':>10}" for m in models))
+    """Per source: each model's CIDEr-D (± std over seeds), CIDEr-D on the clips of known sounds and
+    distinct captions / ceiling, then the means over sources and the goal checks."""
+    print(f"\n{'held-out source':<26}" + "".join(f"{m + ' CIDEr-D':>22}{'known':>8}{'distinct':>10}" for m in models))
     per_model: dict[str, list[float]] = {m: [] for m in models}
     for source, runs in table.items():
         cells = []
@@ -253,40 +366,47 @@ def print_table(table: dict, models, seeds) -> None:
             ciders = [r["cider_d"] for r in done]
             if ciders:
                 per_model[model].append(statistics.mean(ciders))
-            distinct = (
-                f"{statistics.mean(r['distinct_captions'] for r in done):.0f}/{done[0]['ceiling']}" if done else "-"
-            )
-            cells.append(f"{mean_std(ciders):>22}{distinct:>10}")
+            distinct = f"{_mean(done, 'distinct_captions'):.0f}/{done[0]['ceiling']}" if done else "-"
+            cells.append(f"{mean_std(ciders):>22}{_cell(_mean(done, 'cider_d_known_sounds')):>8}{distinct:>10}")
         print(f"{source:<26}" + "".join(cells))
-    print(f"{'mean over sources':<26}" + "".join(f"{mean_std(per_model[m]):>22}{'':>10}" for m in models))
+    print(f"{'mean over sources':<26}" + "".join(f"{mean_std(per_model[m]):>22}{'':>18}" for m in models))
+    for line in goal_checks(complete_sources(table, models, seeds), models):
+        print(line)
 
 
 def markdown_table(table: dict, models, seeds) -> str:
-    """The table as docs/unseen-sources.md shows it: per source, each model's CIDEr-D and distinct
-    captions (means over seeds), the ceiling, then the means over the sources every model finished."""
-    header = "| held-out source | ceiling | " + " | ".join(f"{m} CIDEr-D | {m} distinct" for m in models) + " |"
-    lines = [header, "|---" * (2 + 2 * len(models)) + "|"]
-    complete = []
-    for source, runs in table.items():
-        done = {m: [runs[seed][m] for seed in seeds if m in runs.get(seed, {})] for m in models}
-        if not all(done.values()):
-            continue
-        complete.append(done)
-        ceiling = done[models[0]][0]["ceiling"]
+    """The table as docs/unseen-sources.md shows it: per source, the ceiling, the clips of known sounds,
+    each model's CIDEr-D on all clips and on those, and its distinct captions (means over seeds), then
+    the means over the sources every model finished."""
+    columns = [f"{m} {c}" for m in models for c in ("CIDEr-D", "CIDEr-D known", "distinct")]
+    lines = [
+        "| held-out source | ceiling | known-sound clips | " + " | ".join(columns) + " |",
+        "|---" * (3 + len(columns)) + "|",
+    ]
+    complete = complete_sources(table, models, seeds)
+    for source, done in complete.items():
+        first = done[models[0]][0]
         cells = [
-            f"{statistics.mean(r['cider_d'] for r in done[m]):.3f} | "
-            f"{statistics.mean(r['distinct_captions'] for r in done[m]):.0f}"
+            f"{_cell(_mean(done[m], 'cider_d'))} | {_cell(_mean(done[m], 'cider_d_known_sounds'))} | "
+            f"{_mean(done[m], 'distinct_captions'):.0f}"
             for m in models
         ]
-        lines.append(f"| {source} | {ceiling} | " + " | ".join(cells) + " |")
+        known = f"{first['known_sound_clips']} of {first['clips']}"
+        lines.append(f"| {source} | {first['ceiling']} | {known} | " + " | ".join(cells) + " |")
     if complete:
+
+        def over_sources(model: str, key: str) -> float | None:
+            values = [_mean(d[model], key) for d in complete.values()]
+            values = [v for v in values if v is not None]
+            return statistics.mean(values) if values else None
+
         means = [
-            f"{statistics.mean(statistics.mean(r['cider_d'] for r in d[m]) for d in complete):.3f} | "
-            f"{statistics.mean(statistics.mean(r['distinct_captions'] for r in d[m]) for d in complete):.1f}"
+            f"{_cell(over_sources(m, 'cider_d'))} | {_cell(over_sources(m, 'cider_d_known_sounds'))} | "
+            f"{over_sources(m, 'distinct_captions'):.1f}"
             for m in models
         ]
-        ceiling = statistics.mean(d[models[0]][0]["ceiling"] for d in complete)
-        lines.append(f"| mean over {len(complete)} sources | {ceiling:.1f} | " + " | ".join(means) + " |")
+        ceiling = statistics.mean(d[models[0]][0]["ceiling"] for d in complete.values())
+        lines.append(f"| mean over {len(complete)} sources | {ceiling:.1f} | | " + " | ".join(means) + " |")
     return "\n".join(lines)
 
 

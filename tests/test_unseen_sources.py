@@ -14,6 +14,7 @@ import torch
 from datasets import load_from_disk
 
 from effnet_trm.audio import load_audio
+from effnet_trm.data.catalogue import CLASSES
 from effnet_trm.data.demo_corpus import (
     CLIP_SECONDS,
     SAMPLE_RATE,
@@ -23,7 +24,15 @@ from effnet_trm.data.demo_corpus import (
 )
 from effnet_trm.data.io import rows_to_dataset
 from effnet_trm.data.sources import UNCAPTIONED, Recording
-from effnet_trm.teachers.pseudo_captions import PseudoCaption, pseudo_caption, split_pool, verdict_counts
+from effnet_trm.teachers.pseudo_captions import (
+    PseudoCaption,
+    accepted_references,
+    audioset_references,
+    catalogue_class_for,
+    pseudo_caption,
+    split_pool,
+    verdict_counts,
+)
 from tests.test_data_corpus import fake_recordings, wav_bytes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -95,14 +104,50 @@ def test_accepted_pseudo_captions_become_references_and_the_rest_stays_audio_onl
         PseudoCaption("pool-1", "a dog barks", (("Sine wave", 0.9),), False),
         PseudoCaption("pool-2", "something happens", (("Dog", 0.8),), None),
     ]
-    captioned, rest = split_pool(pool, pseudo)
+    captioned, rest = split_pool(pool, accepted_references(pseudo))
     assert captioned["audio_id"] == ["pool-0"] and captioned["captions"] == [["a dog barks"]]
     assert rest["audio_id"] == ["pool-1", "pool-2"] and rest["captions"] == [[], []]
-    captioned, rest = split_pool(pool, pseudo, keep_unjudged=True)
+    captioned, rest = split_pool(pool, accepted_references(pseudo, keep_unjudged=True))
     assert captioned["audio_id"] == ["pool-0", "pool-2"] and rest["audio_id"] == ["pool-1"]
-    captioned, rest = split_pool(pool, pseudo, filtered=False)  # the paper: every pseudo-caption is a reference
+    # the paper: every pseudo-caption is a reference
+    captioned, rest = split_pool(pool, accepted_references(pseudo, filtered=False))
     assert len(captioned) == 3 and len(rest) == 0
     assert verdict_counts(pseudo) == {"agrees": 1, "contradicts": 1, "cannot judge": 1}
+
+
+def _judge_of(class_names):
+    """A judge that knows these AudioSet classes: naming a catalogue class reads only their words
+    (a 1x1 convolution stands in for YAMNet, which this never runs)."""
+    from effnet_trm.trust import AudioSetJudge
+
+    return AudioSetJudge(torch.nn.Conv1d(1, 1, 1), class_names)
+
+
+def test_audioset_labels_name_a_catalogue_class_only_when_sure_and_specific():
+    from effnet_trm.trust import AudioSetView
+
+    judge = _judge_of(["Silence", "Gong", "Animal", "Dog", "Walk, footsteps", "Roaring cats (lions, tigers)", "Rain"])
+
+    def named(*top):
+        return catalogue_class_for(AudioSetView(list(top), silence=0.0), judge)
+
+    assert named(("Gong", 0.9)) == "gong"
+    assert named(("Silence", 1.0), ("Gong", 0.9)) == "gong"  # a setting is passed over
+    assert named(("Animal", 0.95), ("Dog", 0.8)) == "dog"  # and an ontology parent
+    assert named(("Roaring cats (lions, tigers)", 0.9)) == "lion"  # the most words shared: lion, roar, cat
+    assert named(("Gong", 0.3)) is None  # not sure enough
+    assert named(("Walk, footsteps", 0.9)) is None  # names every footsteps class alike
+    assert named(("Silence", 1.0)) is None
+
+    views = {"clip-gong": AudioSetView([("Gong", 0.9)], 0.0), "clip-rain": AudioSetView([("Rain", 0.8)], 0.0)}
+    views["clip-unsure"] = AudioSetView([("Dog", 0.2)], 0.0)
+    references = audioset_references(views, judge, seed=0)
+    assert set(references) == {"clip-gong", "clip-rain"}
+    assert all(len(captions) == 5 for captions in references.values())
+    assert set(references["clip-gong"]) <= set(CLASSES["gong"].clauses)  # one event: its own phrasings
+    rain = CLASSES["rain"]  # an ambience: described as a bed
+    assert set(references["clip-rain"]) <= set(rain.clauses) | {f"the sound of {noun}" for noun in rain.nouns}
+    assert references == audioset_references(views, judge, seed=0)
 
 
 def test_the_teachers_captions_are_judged_by_yamnet():
@@ -137,6 +182,35 @@ def test_distinct_caption_ceiling_counts_sound_combinations():
         "captions": [["a dog barks"], ["a dog barks loudly"], ["a dog barks several times"], ["x"], ["y"]],
     }
     assert sound_combinations(test) == 4
+
+
+def test_known_sounds_are_the_test_clips_whose_every_class_a_training_clip_holds():
+    from unseen_sources import known_sound_clips
+
+    train = {"classes": [["dog"], ["rain", "dog"], ["bell"]]}
+    test = {"classes": [["dog"], ["dog", "cow"], ["rain"], ["cow"], ["bell", "rain"]]}
+    assert known_sound_clips(test, train) == [0, 2, 4]
+
+
+def test_goal_checks_read_the_means_over_the_sources_every_model_finished():
+    from unseen_sources import complete_sources, goal_checks
+
+    def run(cider, distinct, ceiling=10):
+        return {"cider_d": cider, "distinct_captions": distinct, "ceiling": ceiling}
+
+    models = ["teacher", "student", "scratch"]
+    table = {
+        "a": {0: {"teacher": run(0.4, 3), "student": run(0.4, 6), "scratch": run(0.1, 2)}},
+        "b": {0: {"teacher": run(0.2, 3), "student": run(0.1, 4), "scratch": run(0.1, 2)}},
+        "c": {0: {"teacher": run(0.9, 3)}},  # unfinished: left out of every mean
+    }
+    complete = complete_sources(table, models, [0])
+    assert list(complete) == ["a", "b"]
+    assert goal_checks(complete, models) == [
+        "student / scratch mean CIDEr-D: 2.50 (goal >= 2: met)",
+        "student / teacher mean CIDEr-D: 0.83 (goal >= 0.9: not met)",
+        "student says >= 50 % of the ceiling's distinct captions on 1 of 2 sources",
+    ]
 
 
 def test_the_pool_takes_at_most_a_sample_of_each_package():

@@ -251,17 +251,17 @@ def pool_references(pool, teacher, folder: Path, seed: int, labelling: str) -> d
     )
     from effnet_trm.trust import AudioSetJudge, AudioSetView, present_yamnet_folder
 
-    judge = AudioSetJudge.load(present_yamnet_folder())
+    judge = functools.cache(lambda: AudioSetJudge.load(present_yamnet_folder()))  # loaded only when needed
     if labelling == "AudioSet labels":
         views_file = folder / "audioset_views.json"
         if not views_file.exists():
-            views = audioset_views(judge, pool, progress=False)
+            views = audioset_views(judge(), pool, progress=False)
             views_file.write_text(json.dumps(dict(zip(pool["audio_id"], map(vars, views))), indent=1) + "\n")
         views = {audio_id: AudioSetView(**view) for audio_id, view in json.loads(views_file.read_text()).items()}
-        return audioset_references(views, judge, seed)
+        return audioset_references(views, judge(), seed)
     labels = folder / "pseudo_captions.json"
     if not labels.exists():
-        found = pseudo_caption(teacher, judge, pool, progress=False)
+        found = pseudo_caption(teacher, judge(), pool, progress=False)
         labels.write_text(json.dumps([vars(p) for p in found], indent=1) + "\n")
     pseudo = [
         PseudoCaption(**{**p, "audioset_top": tuple(map(tuple, p["audioset_top"]))})

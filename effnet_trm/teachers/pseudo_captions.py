@@ -17,6 +17,7 @@ YAMNet's most confident specific class names one sound class of the demo catalog
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass
 
@@ -107,9 +108,10 @@ BROAD_CLASSES = frozenset(
 AUDIOSET_LABEL_MIN_SCORE = 0.5
 
 
-def catalogue_words(sound: SoundClass) -> set[str]:
+@functools.cache  # asked for every catalogue class at every clip
+def catalogue_words(sound: SoundClass) -> frozenset[str]:
     """The words (stems) of a catalogue class's phrasings, who makes the sound left out."""
-    return words_of(" ".join(sound.clauses + sound.nouns)) - AGENT_WORDS
+    return frozenset(words_of(" ".join(sound.clauses + sound.nouns)) - AGENT_WORDS)
 
 
 def catalogue_class_for(

@@ -18,9 +18,11 @@ from effnet_trm.data.catalogue import CLASSES
 from effnet_trm.data.demo_corpus import (
     CLIP_SECONDS,
     SAMPLE_RATE,
+    build_recordings_pool,
     build_uncaptioned_pool,
     build_unseen_source_corpus,
     source_packages,
+    unseen_source_splits,
 )
 from effnet_trm.data.io import rows_to_dataset
 from effnet_trm.data.sources import UNCAPTIONED, Recording
@@ -38,15 +40,20 @@ from tests.test_data_corpus import fake_recordings, wav_bytes
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
-def test_the_held_out_source_is_the_whole_test_split_and_nowhere_else(tmp_path):
-    # pkg-b holds 2 recordings of each class: 3 more each, so that it can be dealt to 3 splits
-    extra = [
+def with_copies(recordings: list[Recording], package: str) -> list[Recording]:
+    """`recordings` and two copies of each of `package`'s (fake_recordings holds 2 a class), so that
+    its classes are dealt to 3 splits."""
+    copies = [
         Recording(f"{r.source}.copy{i}", r.package, r.class_name, r.license, r.data)
-        for r in fake_recordings()
-        if r.package == "pkg-b"
+        for r in recordings
+        if r.package == package
         for i in range(2)
     ]
-    recordings = fake_recordings() + extra
+    return recordings + copies
+
+
+def test_the_held_out_source_is_the_whole_test_split_and_nowhere_else(tmp_path):
+    recordings = with_copies(fake_recordings(), "pkg-b")
     assert list(source_packages(recordings)) == ["pkg-a", "pkg-b"]
     corpus = build_unseen_source_corpus(
         tmp_path / "corpus", "pkg-a", preset="tiny", recordings=recordings, progress=False
@@ -79,6 +86,49 @@ def test_uncaptioned_recordings_become_ten_second_clips_without_captions():
     long_clip, short_clip = (load_audio(io.BytesIO(row["audio"]["bytes"]), SAMPLE_RATE) for row in pool)
     assert np.mean(np.abs(long_clip) > 0.01) > 0.5 > np.mean(np.abs(short_clip) > 0.01)
     assert build_uncaptioned_pool(recordings, seed=0, progress=False)["audio"] == pool["audio"]  # reproducible
+
+
+def test_the_recordings_pool_keeps_each_recording_as_it_is_up_to_ten_seconds():
+    recordings = [
+        Recording("pkg/long.wav", "pkg", UNCAPTIONED, "CC0-1.0", wav_bytes(12.0, frequency=300, seed=1, noise=True)),
+        Recording("pkg/dog.wav", "pkg", "dog_bark", "GPL-2", wav_bytes(0.5, frequency=500, seed=2)),
+        Recording("pkg/click.wav", "pkg", UNCAPTIONED, "GPL-2", wav_bytes(0.05, frequency=500, seed=3)),
+        Recording("pkg/broken.wav", "pkg", UNCAPTIONED, "GPL-2", b"not audio at all"),
+    ]
+    pool = build_recordings_pool(recordings, progress=False)
+    assert pool["source"] == ["pkg/long.wav", "pkg/dog.wav"]  # the click and the broken file are left out
+    assert pool["classes"] == [[], ["dog_bark"]] and pool["captions"] == [[], []]
+    long_clip, dog = (load_audio(io.BytesIO(row["audio"]["bytes"]), SAMPLE_RATE) for row in pool)
+    assert long_clip.size == int(CLIP_SECONDS * SAMPLE_RATE)  # cut at 10 s
+    assert abs(dog.size - SAMPLE_RATE // 2) <= 1  # not padded onto a canvas: every crop of it is the sound
+    assert np.mean(np.abs(dog) > 0.01) > 0.5
+
+
+def test_leaving_a_source_out_deals_only_the_other_packages_to_training_and_validation():
+    recordings = fake_recordings()
+    splits = unseen_source_splits(recordings, "pkg-b", seed=0)
+    assert {r.package for r in splits["test"]} == {"pkg-b"}
+    assert len(splits["test"]) == sum(r.package == "pkg-b" for r in recordings)
+    dealt = [r for split in ("train", "audio_only", "validation") for r in splits[split]]
+    assert {r.package for r in dealt} == {"pkg-a"} and len(dealt) == sum(r.package == "pkg-a" for r in recordings)
+    assert unseen_source_splits(recordings, "pkg-b", seed=0) == splits  # seeded
+    with pytest.raises(ValueError, match="no recordings of 'pkg-c'"):
+        unseen_source_splits(recordings, "pkg-c")
+
+
+def test_the_fold_encoder_hears_only_the_training_side_of_the_other_packages():
+    from unseen_sources import FOLD_ENCODER_UNCAPTIONED_PER_PACKAGE, fold_pretraining_recordings
+
+    captioned = with_copies(fake_recordings(), "pkg-a")
+    uncaptioned = [Recording(f"pkg-a/u{i}.wav", "pkg-a", UNCAPTIONED, "GPL-2", b"") for i in range(250)]
+    uncaptioned += [Recording(f"pkg-b/u{i}.wav", "pkg-b", UNCAPTIONED, "GPL-2", b"") for i in range(3)]
+    heard = fold_pretraining_recordings("pkg-b", 0, captioned, uncaptioned)
+    assert all(recording.package == "pkg-a" for recording in heard)
+    validation = unseen_source_splits(captioned, "pkg-b", 0)["validation"]
+    assert validation and not set(validation) & set(heard)
+    assert sum(r.class_name == UNCAPTIONED for r in heard) == FOLD_ENCODER_UNCAPTIONED_PER_PACKAGE < 250
+    train_side = [r for r in heard if r.class_name != UNCAPTIONED]
+    assert len(train_side) == sum(r.package == "pkg-a" for r in captioned) - len(validation)
 
 
 def _pool(count: int):

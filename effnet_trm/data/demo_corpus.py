@@ -13,7 +13,7 @@ import io
 import logging
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -340,6 +340,17 @@ def source_packages(recordings: Sequence[Recording]) -> dict[str, set[str]]:
     return dict(sorted(classes.items()))
 
 
+def unseen_source_splits(recordings: Sequence[Recording], held_out: str, seed: int = 0) -> dict[str, list[Recording]]:
+    """Leaving `held_out` out: every other package's recordings dealt to train, audio_only and
+    validation (`UNSEEN_SOURCE_DEAL_ORDER`), and all of `held_out`'s to test."""
+    packages = source_packages(recordings)
+    if held_out not in packages:
+        raise ValueError(f"no recordings of {held_out!r}; the packages are {', '.join(packages)}")
+    splits = split_recordings([r for r in recordings if r.package != held_out], seed, UNSEEN_SOURCE_DEAL_ORDER)
+    splits["test"] = [recording for recording in recordings if recording.package == held_out]
+    return splits
+
+
 def build_unseen_source_corpus(
     out_dir: str | Path,
     held_out: str,
@@ -357,12 +368,7 @@ def build_unseen_source_corpus(
 
     if recordings is None:
         recordings, _ = collect_recordings()
-    packages = source_packages(recordings)
-    if held_out not in packages:
-        raise ValueError(f"no recordings of {held_out!r}; the packages are {', '.join(packages)}")
-    seen = [recording for recording in recordings if recording.package != held_out]
-    splits = split_recordings(seen, seed, UNSEEN_SOURCE_DEAL_ORDER)
-    splits["test"] = [recording for recording in recordings if recording.package == held_out]
+    splits = unseen_source_splits(recordings, held_out, seed)
     sizes = PRESETS[preset]
     corpus = DatasetDict(
         {
@@ -400,6 +406,19 @@ def sample_per_package(recordings: Sequence[Recording], limit: int, seed: int = 
     return [recording for index, recording in enumerate(recordings) if index in kept]
 
 
+def _cleaned(recordings: Sequence[Recording], desc: str, progress: bool) -> Iterator[tuple[int, Recording, np.ndarray]]:
+    """(index, recording, cleaned waveform at SAMPLE_RATE) for each readable recording of at least 0.2 s
+    (shorter is a click, not a sound to caption or to learn); unreadable ones are logged and skipped."""
+    for index, recording in enumerate(tqdm(recordings, desc=desc, disable=not progress)):
+        try:
+            waveform = clean(load_audio(io.BytesIO(recording.data), SAMPLE_RATE))
+        except AudioError as error:
+            logger.warning("skipping %s: %s", recording.source, error)
+            continue
+        if waveform.size >= SAMPLE_RATE // 5:
+            yield index, recording, waveform
+
+
 def build_uncaptioned_pool(
     recordings: list[Recording], seed: int = 0, per_package: int | None = UNCAPTIONED_PER_PACKAGE, progress: bool = True
 ):
@@ -411,14 +430,7 @@ def build_uncaptioned_pool(
         recordings = sample_per_package(recordings, per_package, seed)
     length = int(CLIP_SECONDS * SAMPLE_RATE)
     clips = []
-    for index, recording in enumerate(tqdm(recordings, desc="uncaptioned pool", disable=not progress)):
-        try:
-            waveform = clean(load_audio(io.BytesIO(recording.data), SAMPLE_RATE))
-        except AudioError as error:
-            logger.warning("skipping %s: %s", recording.source, error)
-            continue
-        if waveform.size < SAMPLE_RATE // 5:  # under 0.2 s: a click, not a sound to caption
-            continue
+    for index, recording, waveform in _cleaned(recordings, "uncaptioned pool", progress):
         rng = np.random.default_rng([seed, zlib.crc32(recording.source.encode())])
         canvas = rng.standard_normal(length).astype(np.float32) * 1e-4
         if waveform.size >= BED_SECONDS * SAMPLE_RATE:
@@ -426,8 +438,27 @@ def build_uncaptioned_pool(
         else:
             _place_events(canvas, [waveform[:length]], rng)
         audio = encode_flac(np.clip(canvas, -0.95, 0.95), SAMPLE_RATE)
-        audio_id = f"uncaptioned-{index:05d}"
-        clips.append(Clip(audio_id, audio, [], [], [recording.source], [recording.license]))
+        clips.append(Clip(f"uncaptioned-{index:05d}", audio, [], [], [recording.source], [recording.license]))
+    return clips_to_dataset(clips)
+
+
+def build_recordings_pool(recordings: list[Recording], progress: bool = True):
+    """Each recording as it is (cleaned, its first `CLIP_SECONDS` at most), with no captions and no
+    composition: unlabelled audio for encoder pretraining in which every crop holds the sound, where a
+    composed clip's one-second crop mostly holds its silent canvas. Returns a `Dataset` in the project
+    schema (its `classes` kept for the record, never read by pretraining)."""
+    length = int(CLIP_SECONDS * SAMPLE_RATE)
+    clips = [
+        Clip(
+            f"recording-{index:05d}",
+            encode_flac(np.clip(waveform[:length], -0.95, 0.95), SAMPLE_RATE),
+            [],
+            [recording.class_name] if recording.class_name else [],
+            [recording.source],
+            [recording.license],
+        )
+        for index, recording, waveform in _cleaned(recordings, "recordings pool", progress)
+    ]
     return clips_to_dataset(clips)
 
 

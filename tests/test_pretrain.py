@@ -121,7 +121,7 @@ def test_the_pretraining_command_on_a_tiny_run(tmp_path):
     from test_data_corpus import fake_recordings
 
     from effnet_trm.audioset.fetch import YAMNetUnavailable, yamnet_folder
-    from effnet_trm.data.demo_corpus import build_demo_corpus
+    from effnet_trm.data.demo_corpus import build_demo_corpus, build_recordings_pool
     from effnet_trm.pretrain.cli import main
     from effnet_trm.pretrain.encoders import HTSATDemoEncoder
     from effnet_trm.pretrain.trainer import load_into
@@ -133,14 +133,20 @@ def test_the_pretraining_command_on_a_tiny_run(tmp_path):
     corpus = tmp_path / "corpus"
     build_demo_corpus(corpus, preset="tiny", seed=3, recordings=fake_recordings(), progress=False)
     data = [f"{corpus}:train", f"{corpus}:audio_only"]
+    # recordings as they are, of different lengths, last: the held-out clips for the mAP are among them
+    rain_and_dogs = [fake_recordings()[i] for i in (0, 8, 1, 9, 2, 10)]  # 3 s and 0.6 s in turn
+    recordings = build_recordings_pool(rain_and_dogs, progress=False)
+    assert recordings["classes"][-3:] == [["dog"], ["rain"], ["dog"]]
+    recordings.save_to_disk(str(tmp_path / "recordings"))
     common = ["--steps", "2", "--batch-size", "4", "--heldout-clips", "3", "--eval-every", "2"]
-    main(["--encoder", "effnet_b2", "--data", *data, "--out", str(tmp_path / "effnet"), *common])
+    effnet_data = [*data, str(tmp_path / "recordings")]
+    main(["--encoder", "effnet_b2", "--data", *effnet_data, "--out", str(tmp_path / "effnet"), *common])
     main(["--encoder", "htsat_demo", "--data", *data, "--out", str(tmp_path / "htsat"), *common])
 
     record = json.loads((tmp_path / "effnet" / "pretraining.json").read_text())
     assert [entry["step"] for entry in record["history"]] == [0, 2]  # before training, and at the end
     assert all(0.0 <= entry["heldout_map"] <= 1.0 for entry in record["history"])
-    assert record["train_clips"] == 9 and "Apache" in record["licences"]
+    assert record["train_clips"] == 12 + 6 - 3 and "Apache" in record["licences"]
     student = _student()
     report = load_encoder_weights(student, str(tmp_path / "effnet"))
     assert report.layout.startswith("pretrained encoder") and report.mapped == len(

@@ -161,12 +161,13 @@ class EncoderPretrainer:
 
     @torch.no_grad()
     def evaluate(self) -> float:
-        """mAP against YAMNet's labels on the held-out clips (whole clips)."""
+        """mAP against YAMNet's labels on the held-out clips (whole clips, one at a time: clips may
+        differ in length, and padding would add silence that YAMNet's targets did not hear)."""
         self.encoder.eval()
         self.heads.eval()
         scores = []
-        for start in range(self.train_clips, len(self.audio), 8):
-            audio = torch.from_numpy(np.stack(self.audio[start : start + 8]))
+        for clip in range(self.train_clips, len(self.audio)):
+            audio = torch.from_numpy(self.audio[clip][None])
             scores.append(torch.sigmoid(self.heads(self.encoder(audio))[0]).numpy())
         reference = np.stack([self.targets.window(c)[0] for c in range(self.train_clips, len(self.audio))])
         self.encoder.train()

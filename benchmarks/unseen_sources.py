@@ -503,13 +503,15 @@ def markdown_table(table: dict, models, seeds) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help=f"one held-out source ({QUICK_SOURCE}), one seed")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"one held-out source ({QUICK_SOURCE}); with --seeds' default, one seed"
+    )
     parser.add_argument(
         "--sources", nargs="+", help=f"held-out sources (default: every package of >= {MIN_CLASSES} classes)"
     )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="every seed is run, --quick or not")
     parser.add_argument("--models", nargs="+", default=["teacher", "student", "scratch"], choices=MODELS)
     parser.add_argument("--preset", default="quick", help="corpus sizes per fold (demo_corpus.PRESETS)")
     parser.add_argument("--epochs", type=int, default=STUDENT_EPOCHS, help="the students' epochs")
@@ -517,16 +519,24 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="outputs/unseen_sources")
     parser.add_argument("--report-only", action="store_true", help="train nothing; print the finished runs")
     parser.add_argument("--markdown", action="store_true", help="also print the table as docs/unseen-sources.md has it")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    started = time.perf_counter()
+
+def folds(args: argparse.Namespace) -> list[tuple[int, str]]:
+    """The (seed, held-out source) runs a command line asks for, seed-major so that an interrupted run
+    has every source for the seeds it finished. --quick picks the source, never the seeds."""
     sources = [QUICK_SOURCE] if args.quick else args.sources or held_out_sources(MIN_CLASSES)
-    seeds = args.seeds[:1] if args.quick else args.seeds
+    return [(seed, source) for seed in args.seeds for source in sources]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    seeds = args.seeds
     root = Path(args.out)
     table: dict[str, dict[int, dict]] = {}
-    for seed in seeds:  # seed-major: an interrupted run has every source for the seeds it finished
-        for source in sources:
-            table.setdefault(source, {})[seed] = run_fold(source, seed, root, args.models, args)
+    for seed, source in folds(args):
+        table.setdefault(source, {})[seed] = run_fold(source, seed, root, args.models, args)
     print_table(table, args.models, seeds)
     if args.markdown:
         print("\n" + markdown_table(table, args.models, seeds))

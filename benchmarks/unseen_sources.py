@@ -80,10 +80,6 @@ STUDENTS = {  # every student states its losses: configs/demo_quick.yaml's own c
 }
 #: The students that start from the fold's own YAMNet-distilled EfficientNet.
 FOLD_ENCODER_STUDENTS = ("student (fold encoder)",)
-#: The fold encoder's pretraining audio: the fold's train-side recordings, each as it is, and at most
-#: this many uncaptioned recordings of each training package (Tux Paint's 7,800 spoken words and
-#: Hedgewars' 960 voices would otherwise be most of it).
-FOLD_ENCODER_UNCAPTIONED_PER_PACKAGE = 200
 #: The students trained with the uncaptioned pool: how its clips get references.
 POOL_LABELLING = {
     "student + pseudo (YAMNet-filtered)": "teacher, YAMNet-filtered",
@@ -213,11 +209,10 @@ def yamnet_label_captions(test) -> list[str]:
 
 def fold_encoder(folder: Path, seed: int) -> Path:
     """The fold's EfficientNet-B2, distilled from YAMNet as pretrained/effnet_b2_yamnet is
-    (`pretrain_encoder.py --demo`'s settings: the same steps, batch and crops) but on the fold's
-    training side alone, each recording as it is (`fold_pretraining_recordings`). Made once a fold
-    (242 to 269 s a fold on 2 cores, 2026-12-06)."""
-    from effnet_trm.atomic import atomic_folder
-    from effnet_trm.data.demo_corpus import build_recordings_pool
+    (`pretrain_encoder.py --demo`: the same data recipe, steps, batch and crops) but on the fold's
+    training side alone (`pretraining_recordings` with the held-out package). Made once a fold (242 to
+    269 s a fold on 2 cores, 2026-12-06)."""
+    from effnet_trm.data.demo_corpus import pretraining_recordings, save_recordings_pool
     from effnet_trm.pretrain.cli import DEMO_RUNS
     from effnet_trm.pretrain.trainer import PretrainConfig, pretrain_encoder
 
@@ -226,10 +221,8 @@ def fold_encoder(folder: Path, seed: int) -> Path:
         return out
     pool_dir = folder / "recordings_pool"
     if not (pool_dir / "dataset_info.json").exists():
-        heard = fold_pretraining_recordings(held_out_of(folder), seed, recordings(), recordings(True))
-        pool = build_recordings_pool(heard, progress=False).shuffle(seed=seed)  # mAP's held-out clips: any package
-        with atomic_folder(pool_dir) as temporary:
-            pool.flatten_indices().save_to_disk(str(temporary))
+        heard = pretraining_recordings(recordings(), recordings(True), seed, held_out=held_out_of(folder))
+        save_recordings_pool(pool_dir, heard, seed, progress=False)
     config = PretrainConfig(encoder="effnet_b2", data=[str(pool_dir)], seed=seed, **DEMO_RUNS["effnet_b2"])
     started = time.perf_counter()
     pretrain_encoder(config, out, progress=False)
@@ -240,18 +233,6 @@ def fold_encoder(folder: Path, seed: int) -> Path:
 def held_out_of(folder: Path) -> str:
     """The held-out source of a fold's folder (`run_fold` names it "<source>_seed<seed>")."""
     return folder.name.rsplit("_seed", 1)[0]
-
-
-def fold_pretraining_recordings(held_out: str, seed: int, captioned: list, uncaptioned: list) -> list:
-    """What the fold encoder hears: the captioned recordings that the fold's corpus deals to train and
-    audio_only, and at most `FOLD_ENCODER_UNCAPTIONED_PER_PACKAGE` uncaptioned recordings of each
-    training package. Nothing of the held-out package, nor of the validation split."""
-    from effnet_trm.data.demo_corpus import TRAIN_SIDE, sample_per_package, unseen_source_splits
-
-    splits = unseen_source_splits(captioned, held_out, seed)
-    heard = [recording for split in TRAIN_SIDE for recording in splits[split]]
-    others = [recording for recording in uncaptioned if recording.package != held_out]
-    return heard + sample_per_package(others, FOLD_ENCODER_UNCAPTIONED_PER_PACKAGE, seed)
 
 
 def with_pool(dataset: Path, teacher, folder: Path, seed: int, labelling: str) -> Path:

@@ -17,11 +17,15 @@ from effnet_trm.audio import load_audio
 from effnet_trm.data.catalogue import CLASSES
 from effnet_trm.data.demo_corpus import (
     CLIP_SECONDS,
+    PRETRAINING_UNCAPTIONED_PER_PACKAGE,
     SAMPLE_RATE,
     build_recordings_pool,
     build_uncaptioned_pool,
     build_unseen_source_corpus,
+    pretraining_recordings,
+    save_recordings_pool,
     source_packages,
+    split_recordings,
     unseen_source_splits,
 )
 from effnet_trm.data.io import rows_to_dataset
@@ -116,19 +120,38 @@ def test_leaving_a_source_out_deals_only_the_other_packages_to_training_and_vali
         unseen_source_splits(recordings, "pkg-c")
 
 
-def test_the_fold_encoder_hears_only_the_training_side_of_the_other_packages():
-    from unseen_sources import FOLD_ENCODER_UNCAPTIONED_PER_PACKAGE, fold_pretraining_recordings
-
-    captioned = with_copies(fake_recordings(), "pkg-a")
+def test_encoder_pretraining_hears_the_train_side_and_capped_uncaptioned_recordings():
+    """The demo encoder and each fold's encoder hear `pretraining_recordings`: the fold's encoder
+    nothing of the held-out package, and neither a validation or test recording."""
+    captioned = with_copies(with_copies(fake_recordings(), "pkg-a"), "pkg-b")
     uncaptioned = [Recording(f"pkg-a/u{i}.wav", "pkg-a", UNCAPTIONED, "GPL-2", b"") for i in range(250)]
     uncaptioned += [Recording(f"pkg-b/u{i}.wav", "pkg-b", UNCAPTIONED, "GPL-2", b"") for i in range(3)]
-    heard = fold_pretraining_recordings("pkg-b", 0, captioned, uncaptioned)
-    assert all(recording.package == "pkg-a" for recording in heard)
+    fold = pretraining_recordings(captioned, uncaptioned, seed=0, held_out="pkg-b")
+    assert all(recording.package == "pkg-a" for recording in fold)
     validation = unseen_source_splits(captioned, "pkg-b", 0)["validation"]
-    assert validation and not set(validation) & set(heard)
-    assert sum(r.class_name == UNCAPTIONED for r in heard) == FOLD_ENCODER_UNCAPTIONED_PER_PACKAGE < 250
-    train_side = [r for r in heard if r.class_name != UNCAPTIONED]
+    assert validation and not set(validation) & set(fold)
+    assert sum(r.class_name == UNCAPTIONED for r in fold) == PRETRAINING_UNCAPTIONED_PER_PACKAGE < 250
+    train_side = [r for r in fold if r.class_name != UNCAPTIONED]
     assert len(train_side) == sum(r.package == "pkg-a" for r in captioned) - len(validation)
+
+    demo = pretraining_recordings(captioned, uncaptioned, seed=0)
+    dealt = split_recordings(captioned, 0)
+    assert {r.package for r in demo} == {"pkg-a", "pkg-b"}
+    assert set(demo) & set(captioned) == set(dealt["train"] + dealt["audio_only"])
+    assert not set(demo) & set(dealt["validation"] + dealt["test"]) and dealt["validation"] and dealt["test"]
+    assert sum(r.class_name == UNCAPTIONED for r in demo) == PRETRAINING_UNCAPTIONED_PER_PACKAGE + 3
+    assert pretraining_recordings(captioned, uncaptioned, seed=1) != demo  # the seed deals and samples
+
+
+def test_a_recordings_pool_is_shuffled_by_its_seed_and_saved_whole(tmp_path):
+    recordings = fake_recordings()
+    pool = save_recordings_pool(tmp_path / "pool", recordings, seed=3, progress=False)
+    saved = load_from_disk(str(tmp_path / "pool"))
+    assert saved["audio_id"] == pool["audio_id"] and sorted(saved["audio_id"]) == sorted(
+        build_recordings_pool(recordings, progress=False)["audio_id"]
+    )
+    assert saved["audio_id"] != sorted(saved["audio_id"])  # shuffled: the mAP's last clips come from anywhere
+    assert save_recordings_pool(tmp_path / "again", recordings, seed=3, progress=False)["audio_id"] == pool["audio_id"]
 
 
 def _pool(count: int):

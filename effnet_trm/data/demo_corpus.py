@@ -488,6 +488,42 @@ def build_pretraining_pool(
     return pool
 
 
+#: Encoder pretraining hears at most this many uncaptioned recordings of each package, beside the
+#: captioned train side: Tux Paint's 7,800 spoken words and Hedgewars' 960 voices would otherwise be
+#: most of what it hears.
+PRETRAINING_UNCAPTIONED_PER_PACKAGE = 200
+
+
+def pretraining_recordings(
+    captioned: Sequence[Recording],
+    uncaptioned: Sequence[Recording],
+    seed: int = 0,
+    held_out: str | None = None,
+    uncaptioned_per_package: int = PRETRAINING_UNCAPTIONED_PER_PACKAGE,
+) -> list[Recording]:
+    """What an encoder distilled from YAMNet for the demo hears: the captioned recordings that the
+    corpus with `seed` deals to `train` and `audio_only` (`split_recordings`; with `held_out`, those of
+    the corpus that leaves that package out, `unseen_source_splits`) and at most
+    `uncaptioned_per_package` uncaptioned recordings of each package it trains on. Never a validation
+    or test recording, and nothing of `held_out`'s."""
+    if held_out is None:
+        splits = split_recordings(captioned, seed)
+    else:
+        splits = unseen_source_splits(captioned, held_out, seed)
+    heard = [recording for split in TRAIN_SIDE for recording in splits[split]]
+    others = [recording for recording in uncaptioned if recording.package != held_out]
+    return heard + sample_per_package(others, uncaptioned_per_package, seed)
+
+
+def save_recordings_pool(out_dir: str | Path, recordings: list[Recording], seed: int = 0, progress: bool = True):
+    """`build_recordings_pool` of `recordings`, shuffled with `seed` (pretraining scores its mAP on the
+    pool's last clips: shuffled, they come from every package) and saved to `out_dir` whole or not at all."""
+    pool = build_recordings_pool(recordings, progress=progress).shuffle(seed=seed).flatten_indices()
+    with atomic_folder(out_dir) as folder:
+        pool.save_to_disk(str(folder))
+    return pool
+
+
 def build_held_out_clips(size: int, seed: int = 0, recordings: list[Recording] | None = None, progress: bool = True):
     """`size` new clips (captioned like the corpus's) composed from the recordings that the corpus with
     the same `seed` deals to validation and test: sounds no model was trained on, in mixtures that are

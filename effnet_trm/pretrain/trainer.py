@@ -31,6 +31,7 @@ from ..atomic import atomic_folder
 from ..audioset.yamnet import EMBEDDING_SIZE, NUM_CLASSES
 from ..audioset.yamnet import SAMPLE_RATE as YAMNET_RATE
 from ..data import decode_split
+from .augment import Augmentation, augment_batch
 from .encoders import ENCODERS, PretrainingEncoder
 from .targets import YAMNetTargets, cached_yamnet_targets, crop_for_patches
 
@@ -58,9 +59,24 @@ class PretrainConfig:
     score_weight: float = 1.0  #: BCE on YAMNet's 521 soft scores
     embedding_weight: float = 1.0  #: 1 - cosine to YAMNet's embedding, through a linear map
     heldout_clips: int = 48  #: the pool's last clips: never trained on, scored for mAP
+    # consistent augmentation (`augment.py`): with any of these above 0, each crop is changed and YAMNet
+    # labels the changed audio at every step instead of reading the cached targets of the clean clip
+    mix_probability: float = 0.0  #: a crop mixed with another crop of the batch, this often
+    tilt: float = 0.0  #: a microphone's spectral tilt, its coefficient uniform in [-tilt, tilt]
+    reverb_probability: float = 0.0  #: a synthetic room (RT60 0.1-0.8 s), this often
+    gain_db: float = 0.0  #: a level uniform in [-gain_db, gain_db] dB
     eval_every: int = 100
     seed: int = 0
     data: list = field(default_factory=list)  #: "folder" or "folder:split" of the unlabelled clips
+
+    @property
+    def augmentation(self) -> Augmentation:
+        return Augmentation(
+            mix_probability=self.mix_probability,
+            tilt=self.tilt,
+            reverb_probability=self.reverb_probability,
+            gain_db=self.gain_db,
+        )
 
 
 class DistillationHeads(nn.Module):
@@ -128,6 +144,20 @@ class EncoderPretrainer:
         self.targets: YAMNetTargets = cached_yamnet_targets(audio_16k, self.audio_ids, cache, progress)
         self.train_clips = len(rows) - config.heldout_clips
         self.history: list[dict] = []
+        self.yamnet = self._online_teacher()
+
+    def _online_teacher(self):
+        """YAMNet itself where crops are augmented (it must label the changed audio), else None."""
+        if not self.config.augmentation.active:
+            return None
+        if self.encoder.sampling_rate != YAMNET_RATE or self.encoder.crop_patches is None:
+            raise ValueError(
+                f"consistent augmentation needs crops at YAMNet's {YAMNET_RATE} Hz (crop_patches set); "
+                f"{self.config.encoder} takes {self.encoder.sampling_rate} Hz, crop_patches={self.encoder.crop_patches}"
+            )
+        from ..audioset.yamnet import load_yamnet
+
+        return load_yamnet()
 
     # --- batches ---------------------------------------------------------------------------------
 
@@ -149,13 +179,20 @@ class EncoderPretrainer:
         return crop, scores, embedding
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """A pure function of (seed, step): which clips and which crops."""
+        """A pure function of (seed, step): which clips, which crops and how they are changed."""
         rng = np.random.default_rng([self.config.seed, step])
         clips = rng.choice(self.train_clips, size=min(self.config.batch_size, self.train_clips), replace=False)
         crops, scores, embeddings = zip(*(self._crop(int(c), rng) for c in clips))
         length = max(c.size for c in crops)
+        if self.yamnet is not None:  # every crop as long as the crop patches, as YAMNet pads a short clip
+            length = max(length, crop_for_patches(0, self.encoder.crop_patches)[1])
         audio = np.stack([np.pad(c, (0, length - c.size)) for c in crops])
-        return torch.from_numpy(audio), torch.from_numpy(np.stack(scores)), torch.from_numpy(np.stack(embeddings))
+        if self.yamnet is None:
+            return torch.from_numpy(audio), torch.from_numpy(np.stack(scores)), torch.from_numpy(np.stack(embeddings))
+        audio = torch.from_numpy(augment_batch(audio, self.config.augmentation, YAMNET_RATE, rng))
+        with torch.no_grad():
+            labels = self.yamnet(audio)
+        return audio, labels.clip_scores, labels.clip_embedding
 
     # --- training and evaluation -----------------------------------------------------------------
 

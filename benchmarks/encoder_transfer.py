@@ -110,9 +110,10 @@ def nearest_neighbour_accuracy(train, validation, embed) -> tuple[float, int]:
 
     gallery, gallery_classes = labelled(train)
     queries, query_classes = labelled(validation)
-    shared = [i for i, name in enumerate(query_classes) if name in set(gallery_classes)]
+    both = set(gallery_classes) & set(query_classes)  # a query of another class cannot be answered
+    shared = [i for i, name in enumerate(query_classes) if name in both]
     queries, query_classes = queries.select(shared), [query_classes[i] for i in shared]
-    known = [i for i, name in enumerate(gallery_classes) if name in set(query_classes)]
+    known = [i for i, name in enumerate(gallery_classes) if name in both]
     gallery, gallery_classes = gallery.select(known), [gallery_classes[i] for i in known]
     gallery_vectors = clip_embeddings(embed, decode_split(gallery, SAMPLE_RATE, False))
     query_vectors = clip_embeddings(embed, decode_split(queries, SAMPLE_RATE, False))

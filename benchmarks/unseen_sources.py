@@ -255,9 +255,10 @@ def with_pool(dataset: Path, teacher, folder: Path, seed: int, labelling: str) -
     if (out / "dataset_dict.json").exists():
         return out
     pool = uncaptioned_pool(folder, seed)
-    captioned, rest = split_pool(pool, pool_references(pool, teacher, folder, seed, labelling))
-    print(f"pool of {len(pool)} uncaptioned clips; {labelling}: {len(captioned)} get references", flush=True)
     corpus = load_from_disk(str(dataset))
+    known = {name for classes in corpus["train"]["classes"] for name in classes}
+    captioned, rest = split_pool(pool, pool_references(pool, teacher, folder, seed, labelling, known))
+    print(f"pool of {len(pool)} uncaptioned clips; {labelling}: {len(captioned)} get references", flush=True)
     extended = DatasetDict(
         {
             "train": concatenate_datasets([corpus["train"], captioned.cast(corpus["train"].features)]),
@@ -287,8 +288,11 @@ def uncaptioned_pool(folder: Path, seed: int):
     return load_from_disk(str(pool_dir))
 
 
-def pool_references(pool, teacher, folder: Path, seed: int, labelling: str) -> dict[str, list[str]]:
-    """{audio_id: references} for the pool's clips that `labelling` captions."""
+def pool_references(pool, teacher, folder: Path, seed: int, labelling: str, known: set[str]) -> dict[str, list[str]]:
+    """{audio_id: references} for the pool's clips that `labelling` captions. AudioSet labels name
+    only `known` classes (the fold's training captions'): the catalogue's phrasings of the held-out
+    package's own classes were written from its files."""
+    from effnet_trm.data.catalogue import CLASSES
     from effnet_trm.teachers.pseudo_captions import (
         PseudoCaption,
         accepted_references,
@@ -306,7 +310,7 @@ def pool_references(pool, teacher, folder: Path, seed: int, labelling: str) -> d
             views = audioset_views(judge(), pool, progress=False)
             views_file.write_text(json.dumps(dict(zip(pool["audio_id"], map(vars, views))), indent=1) + "\n")
         views = {audio_id: AudioSetView(**view) for audio_id, view in json.loads(views_file.read_text()).items()}
-        return audioset_references(views, judge(), seed)
+        return audioset_references(views, judge(), seed, classes={name: CLASSES[name] for name in sorted(known)})
     labels = folder / "pseudo_captions.json"
     if not labels.exists():
         found = pseudo_caption(teacher, judge(), pool, progress=False)

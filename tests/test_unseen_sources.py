@@ -221,6 +221,9 @@ def test_audioset_labels_name_a_catalogue_class_only_when_sure_and_specific():
     rain = CLASSES["rain"]  # an ambience: described as a bed
     assert set(references["clip-rain"]) <= set(rain.clauses) | {f"the sound of {noun}" for noun in rain.nouns}
     assert references == audioset_references(views, judge, seed=0)
+    # a fold names only its training packages' classes: no gong among them, no gong reference
+    only_rain = audioset_references(views, judge, seed=0, classes={"rain": rain})
+    assert set(only_rain) == {"clip-rain"}
 
 
 def test_the_teachers_captions_are_judged_by_yamnet():

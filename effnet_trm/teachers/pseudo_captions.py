@@ -135,17 +135,22 @@ def catalogue_class_for(
 
 
 def audioset_references(
-    views: dict[str, AudioSetView], judge: AudioSetJudge, seed: int = 0, count: int = NUM_REFERENCES
+    views: dict[str, AudioSetView],
+    judge: AudioSetJudge,
+    seed: int = 0,
+    count: int = NUM_REFERENCES,
+    classes: dict[str, SoundClass] = CLASSES,
 ) -> dict[str, list[str]]:
-    """{audio_id: references} for the clips whose sound YAMNet names (`catalogue_class_for`): `count`
-    of that class's catalogue phrasings (an ambience's as a bed, an event's as one event: a pool clip
-    holds one recording), drawn with `seed`."""
+    """{audio_id: references} for the clips whose sound YAMNet names (`catalogue_class_for` among
+    `classes`): `count` of that class's catalogue phrasings (an ambience's as a bed, an event's as one
+    event: a pool clip holds one recording), drawn with `seed`. A held-out-source fold passes its
+    training packages' classes, so that no phrasing written for the held-out package is taught."""
     rng = np.random.default_rng(seed)
     references = {}
     for audio_id, view in views.items():
-        name = catalogue_class_for(view, judge)
+        name = catalogue_class_for(view, judge, classes)
         if name is not None:
-            sound = CLASSES[name]
+            sound = classes[name]
             recipe = "bed" if sound.role == "bed" else "event"
             references[audio_id] = choose_captions(caption_candidates(recipe, [sound]), rng, count)
     return references

@@ -21,7 +21,7 @@ import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import GenerationMixin, PreTrainedModel
+from transformers import GenerationMixin, LogitsProcessor, LogitsProcessorList, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import ModelOutput, Seq2SeqLMOutput
 
@@ -655,6 +655,17 @@ class EffNetTrmPreTrainedModel(PreTrainedModel):
 DEFAULT_NO_REPEAT_NGRAM_SIZE = 2
 
 
+class NoImmediateRepeatLogitsProcessor(LogitsProcessor):
+    """Bans every hypothesis' last word as its next one: no word twice in a row ("a car car honks",
+    "an explosion explosion booms"). No caption of the demo corpus says a word twice in a row, yet an
+    undertrained decoder often does (`benchmarks/unseen_sources.py` counts such captions), and
+    `no_repeat_ngram_size` cannot stop it: the pair "car car" has not occurred before. Turned on by the
+    generation config's `block_immediate_repeats` (True for a new model)."""
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        return scores.scatter(1, input_ids[:, -1:], -float("inf"))
+
+
 class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
     """EffNet-Trm audio captioner. Use `generate()` for captions (beam search, greedy, sampling)."""
 
@@ -673,12 +684,33 @@ class EffNetTrmForAudioCaptioning(EffNetTrmPreTrainedModel, GenerationMixin):
         """The paper's decoding: beam search with 3 beams, at most 20 words. A caption never
         contains `<pad>` or `<bos>`, so they are suppressed; and, as the teacher decodes with an n-gram
         block too, no two-word sequence occurs twice in a caption (`no_repeat_ngram_size`: no "a cat meows
-        over the sound of a cat"; the fast search and the ONNX captioner apply it too). A saved
-        generation_config.json wins."""
+        over the sound of a cat"; the fast search and the ONNX captioner apply it too), and no word follows
+        itself (`block_immediate_repeats`, see `NoImmediateRepeatLogitsProcessor`). A saved
+        generation_config.json wins (one saved before `block_immediate_repeats` existed decodes without it,
+        as it did)."""
         self.generation_config.num_beams = 3
         self.generation_config.max_new_tokens = 20
         self.generation_config.suppress_tokens = [self.config.pad_token_id, self.config.bos_token_id]
         self.generation_config.no_repeat_ngram_size = DEFAULT_NO_REPEAT_NGRAM_SIZE
+        self.generation_config.block_immediate_repeats = True
+        # a config marked as derived from the model config would be saved and loaded without the entry above
+        self.generation_config._from_model_config = False
+
+    def generate(self, *args, **kwargs):
+        """`GenerationMixin.generate`. A generation config saved before `block_immediate_repeats` existed
+        decodes without the block, as it did, and still accepts `generate(block_immediate_repeats=True)`."""
+        if self.generation_config is not None and not hasattr(self.generation_config, "block_immediate_repeats"):
+            self.generation_config.block_immediate_repeats = False
+        return super().generate(*args, **kwargs)
+
+    def _get_logits_processor(self, generation_config, *args, **kwargs) -> LogitsProcessorList:
+        """`generate`'s processors, plus `NoImmediateRepeatLogitsProcessor` when the generation config (or
+        `generate(block_immediate_repeats=...)`, which updates it) asks for it."""
+        processors = super()._get_logits_processor(generation_config, *args, **kwargs)
+        if getattr(generation_config, "block_immediate_repeats", False):
+            # first, before sampling's top-k/top-p: a word they keep alone must not then be banned
+            processors.insert(0, NoImmediateRepeatLogitsProcessor())
+        return processors
 
     def save_pretrained(self, save_directory, *args, **kwargs) -> None:
         """`PreTrainedModel.save_pretrained`, plus what makes the folder a Hub model repo that loads

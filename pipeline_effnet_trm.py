@@ -34,6 +34,7 @@ GENERATE_ARGUMENTS = (
     "length_penalty",
     "early_stopping",
     "no_repeat_ngram_size",
+    "block_immediate_repeats",
     "repetition_penalty",
 )
 #: A trailing chunk shorter than this (seconds) joins the previous one.

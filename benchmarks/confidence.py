@@ -79,10 +79,11 @@ def sound_verdict(caption: str, classes: list[str], words: dict[str, set[str]]) 
 
 
 def repeats(caption: str) -> tuple[bool, bool]:
+    from effnet_trm.evaluation.metrics import says_a_word_twice
+
     words = caption.split()
-    doubled = any(a == b for a, b in zip(words, words[1:]))
     bigrams = list(zip(words, words[1:]))
-    return doubled, len(bigrams) != len(set(bigrams))
+    return says_a_word_twice(caption), len(bigrams) != len(set(bigrams))
 
 
 def caption_all(captioner, waveforms, batch_size=16, **kwargs):

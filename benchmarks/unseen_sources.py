@@ -121,13 +121,17 @@ def known_sound_clips(test, train) -> list[int]:
 
 
 def fold_scores(captions: list[str], test, train) -> dict:
-    """CIDEr-D and distinct captions on the whole held-out test split, and CIDEr-D on its clips of
-    known sounds (`known_sound_clips`)."""
-    from effnet_trm.evaluation.metrics import scores_with_distinct
+    """CIDEr-D and distinct captions on the whole held-out test split, how many captions stutter (say
+    a word twice in a row), and CIDEr-D on its clips of known sounds (`known_sound_clips`)."""
+    from effnet_trm.evaluation.metrics import says_a_word_twice, scores_with_distinct
 
     references = [list(r) for r in test["captions"]]
     known = known_sound_clips(test, train)
-    result = {**scores_with_distinct(captions, references, ["cider_d"]), "clips": len(captions)}
+    result = {
+        **scores_with_distinct(captions, references, ["cider_d"]),
+        "stuttering_captions": sum(map(says_a_word_twice, captions)),
+        "clips": len(captions),
+    }
     if known:
         result["cider_d_known_sounds"] = scores_with_distinct(
             [captions[i] for i in known], [references[i] for i in known], ["cider_d"]
@@ -332,7 +336,7 @@ def run_fold(source: str, seed: int, root: Path, models, args) -> dict:
         scores_file = folder / model / "test_scores.json"
         if scores_file.exists():
             results[model] = json.loads(scores_file.read_text())
-            if "known_sound_clips" not in results[model]:  # a run scored before the known-sounds column
+            if "stuttering_captions" not in results[model]:  # a run scored before the stutter count
                 results[model] = rescore(folder, model, results[model])
             continue
         if args.report_only:
@@ -455,6 +459,14 @@ def print_table(table: dict, models, seeds) -> None:
             cells.append(f"{mean_std(ciders):>22}{_cell(_mean(done, 'cider_d_known_sounds')):>8}{distinct:>10}")
         print(f"{source:<26}" + "".join(cells))
     print(f"{'mean over sources':<26}" + "".join(f"{mean_std(per_model[m]):>22}{'':>18}" for m in models))
+    for model in models:
+        finished = [
+            per_seed[seed][model] for per_seed in table.values() for seed in seeds if model in per_seed.get(seed, {})
+        ]
+        stutters = [r["stuttering_captions"] for r in finished if "stuttering_captions" in r]
+        if stutters:
+            clips = statistics.mean(r["clips"] for r in finished)
+            print(f"{model}: {statistics.mean(stutters):.1f} of {clips:.0f} captions a run say a word twice in a row")
     for line in goal_checks(complete_sources(table, models, seeds), models):
         print(line)
 

@@ -11,8 +11,8 @@ model state (key/value caches) and turns the last token of every beam into next-
 
 `beam_search` reproduces transformers' beam search (2 x beams candidates per step, finished hypotheses
 scored by sum of log-probs / generated length ** length_penalty, the same stopping rules, the same
-`no_repeat_ngram_size` block), and with one beam it is greedy search; `tests/test_decoding.py` checks
-captions equal to `generate`'s, and scores equal to its `sequences_scores`. With
+`no_repeat_ngram_size` and `block_immediate_repeats` blocks), and with one beam it is greedy search;
+`tests/test_decoding.py` checks captions equal to `generate`'s, and scores equal to its `sequences_scores`. With
 `beam_rule="reference"` it is instead the search of the authors' code (wsntxxn/AudioCaption,
 `CaptionModel.beam_search`), which converted checkpoints use by default: see `reference_beam_search`.
 """
@@ -41,6 +41,7 @@ FAST_SEARCH_SETTINGS = frozenset(
         "do_sample",
         "beam_rule",
         "no_repeat_ngram_size",
+        "block_immediate_repeats",
     }
 )
 #: Beam-search rules: transformers' (`generate`'s) and the reference implementation's. A model folder
@@ -72,6 +73,7 @@ def beam_search(
     early_stopping: bool = False,
     beam_rule: str = "transformers",
     no_repeat_ngram_size: int = 0,
+    block_immediate_repeats: bool = False,
     scores: list[float] | None = None,
 ) -> list[list[int]]:
     """Beam search over `decoder` (whose rows are clip-major: clip 0's beams first).
@@ -79,7 +81,8 @@ def beam_search(
     Returns `batch_size * num_return_sequences` token lists, each starting with `bos`, best first per clip.
     `beam_rule="reference"` runs `reference_beam_search` (which has no length penalty or early stopping).
     `no_repeat_ngram_size` > 0: no n-gram of that many tokens (`bos` included) occurs twice in a caption,
-    transformers' `NoRepeatNGramLogitsProcessor` (see `banned_by_ngrams`). When `scores` is a list, it is
+    transformers' `NoRepeatNGramLogitsProcessor` (see `banned_by_ngrams`). `block_immediate_repeats`: no
+    token follows itself (the model's `NoImmediateRepeatLogitsProcessor`). When `scores` is a list, it is
     extended with each returned caption's score (its length-normalised log-probability, the hypothesis
     score the search ranks by; `generate`'s `sequences_scores`).
     """
@@ -99,6 +102,7 @@ def beam_search(
             num_return_sequences,
             min_new_tokens,
             no_repeat_ngram_size,
+            block_immediate_repeats,
             scores,
         )
     tokens = np.full((batch_size, num_beams, 1), bos, dtype=np.int64)
@@ -115,6 +119,8 @@ def beam_search(
             log_probs[:, eos] = -np.inf
         if no_repeat_ngram_size:
             log_probs[banned_by_ngrams(tokens.reshape(batch_size * num_beams, -1), no_repeat_ngram_size)] = -np.inf
+        if block_immediate_repeats:
+            log_probs[np.arange(batch_size * num_beams), tokens[:, :, -1].reshape(-1)] = -np.inf
         vocab = log_probs.shape[-1]
         candidates = (running.reshape(-1, 1) + log_probs).reshape(batch_size, num_beams * vocab)
         top, top_scores = _best(candidates, 2 * num_beams)
@@ -187,6 +193,7 @@ def reference_beam_search(
     num_return_sequences: int = 1,
     min_new_tokens: int = 0,
     no_repeat_ngram_size: int = 0,
+    block_immediate_repeats: bool = False,
     scores: list[float] | None = None,
 ) -> list[list[int]]:
     """The beam search of the authors' code (`CaptionModel.beam_search` in wsntxxn/AudioCaption's
@@ -207,8 +214,8 @@ def reference_beam_search(
     Their decoder also treats a generated `<pad>` as padding in its input: `search_memory` has the
     `TorchIncrementalDecoder` do the same (the ONNX decoder graph does not).
     Their search runs clip by clip; here the clips share the decoder calls and each stops on its own.
-    `suppress`, `min_new_tokens` and `no_repeat_ngram_size` (not in theirs) mask tokens after the
-    renormalisation. `scores` as in `beam_search` (here: sum of log-probs / (words + 1)).
+    `suppress`, `min_new_tokens`, `no_repeat_ngram_size` and `block_immediate_repeats` (not in theirs)
+    mask tokens after the renormalisation. `scores` as in `beam_search` (here: sum of log-probs / (words + 1)).
     """
     running = torch.zeros(batch_size, num_beams)  # their `topk_logprob`, one row per clip
     tokens = np.full((batch_size, num_beams, 1), bos, dtype=np.int64)
@@ -224,6 +231,8 @@ def reference_beam_search(
         if no_repeat_ngram_size:
             rows, banned = banned_by_ngrams(tokens.reshape(batch_size * num_beams, -1), no_repeat_ngram_size)
             log_probs[torch.from_numpy(rows), torch.from_numpy(banned)] = -torch.inf
+        if block_immediate_repeats:
+            log_probs[torch.arange(batch_size * num_beams), torch.from_numpy(tokens[:, :, -1].reshape(-1))] = -torch.inf
         vocab = log_probs.shape[-1]
         candidates = running.unsqueeze(-1) + log_probs.view(batch_size, num_beams, vocab)
         source = np.tile(np.arange(num_beams), (batch_size, 1))
@@ -444,6 +453,7 @@ def fast_search_settings(generation_config, overrides: dict) -> dict | None:
         "do_sample": bool(generation_config.do_sample),
         "beam_rule": getattr(generation_config, "beam_rule", None) or "transformers",
         "no_repeat_ngram_size": generation_config.no_repeat_ngram_size or 0,
+        "block_immediate_repeats": bool(getattr(generation_config, "block_immediate_repeats", False)),
     }
     if set(overrides) - FAST_SEARCH_SETTINGS:
         return None
@@ -550,7 +560,8 @@ def reference_generate(
 
     `generate` prepares the encoder output (repeated once per beam), the length and the special ids;
     the search itself is `reference_beam_search` (by `search_memory`). Of the logits
-    processors only `suppress_tokens` and `no_repeat_ngram_size` are honoured, as in the fast search."""
+    processors only `suppress_tokens`, `no_repeat_ngram_size` and `block_immediate_repeats` are honoured,
+    as in the fast search."""
     config = model.config
     num_beams = generation_config.num_beams or 1
     expand = max(num_beams, generation_config.num_return_sequences or 1)
@@ -567,5 +578,6 @@ def reference_generate(
         num_return_sequences=generation_config.num_return_sequences or 1,
         min_new_tokens=generation_config.min_new_tokens or 0,
         no_repeat_ngram_size=generation_config.no_repeat_ngram_size or 0,
+        block_immediate_repeats=bool(getattr(generation_config, "block_immediate_repeats", False)),
     )
     return pad_sequences(sequences, padding_id(generation_config, config, num_beams)).to(input_ids.device)

@@ -109,7 +109,9 @@ class GenerationTesterMixin:
         for model_class in self.all_generative_model_classes:
             config, audio = self._inputs()
             model = self._model(model_class, config)
-            ids = self._generate(model, audio, num_beams=1, do_sample=False, no_repeat_ngram_size=0)
+            ids = self._generate(
+                model, audio, num_beams=1, do_sample=False, no_repeat_ngram_size=0, block_immediate_repeats=False
+            )
             batch_size = audio["input_values"].shape[0]
             self.assertEqual(tuple(ids.shape), (batch_size, 1 + self.max_new_tokens))
             self.assertTrue((ids[:, 0] == config.decoder_start_token_id).all())
@@ -193,6 +195,7 @@ class GenerationTesterMixin:
                 do_sample=False,
                 length_penalty=0.0,
                 no_repeat_ngram_size=0,
+                block_immediate_repeats=False,
                 return_dict_in_generate=True,
                 output_scores=True,
             )

@@ -209,6 +209,7 @@ def test_numerically_equivalent_to_the_reference_structure(converted):
             min_new_tokens=8,
             suppress_tokens=None,
             no_repeat_ngram_size=0,  # theirs has no n-gram block (a new model's default has one)
+            block_immediate_repeats=False,  # nor a repeat block
         )
     assert torch.equal(generated, prefix)
 

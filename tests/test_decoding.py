@@ -29,8 +29,9 @@ def model():
     with torch.no_grad():
         eos_direction = model.lm_head.weight[model.config.eos_token_id]
         model.decoder.layers[-1].final_layer_norm.bias += 4.75 * eos_direction / eos_direction.norm()
-    # measured without the default n-gram block; the tests that need one ask for it
+    # measured without the default n-gram and repeat blocks; the tests that need one ask for it
     model.generation_config.no_repeat_ngram_size = None
+    model.generation_config.block_immediate_repeats = False
     return model.eval()
 
 
@@ -261,3 +262,79 @@ def test_reference_rule_with_an_ngram_block_through_generate(model):
     for row in fast.tolist():
         words = [token for token in row if token != model.config.eos_token_id]
         assert len(words) == len(set(words))
+
+
+# --- no word twice in a row ---------------------------------------------------------------------
+
+
+def _says_a_token_twice(ids: torch.Tensor, eos: int) -> bool:
+    """Whether some caption of `ids` has a token twice in a row before its `<eos>` (the padding after
+    it repeats by design)."""
+    for row in ids.tolist():
+        words = row[: row.index(eos)] if eos in row else row
+        if any(first == second for first, second in zip(words, words[1:])):
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "requested",
+    [
+        {"num_beams": 3, "max_new_tokens": 12},
+        {"num_beams": 1, "max_new_tokens": 12, "min_new_tokens": 8},
+        {"num_beams": 4, "max_new_tokens": 10, "num_return_sequences": 3, "no_repeat_ngram_size": 3},
+    ],
+    ids=str,
+)
+def test_immediate_repeat_block_search_equals_generate(model, requested):
+    """A new model blocks a word following itself: the fast search gives `generate`'s ids, no id follows
+    itself in them, and the random model (which repeats) says other things without the block."""
+    assert init_model(seed=0)[0].generation_config.block_immediate_repeats is True
+    requested = {**requested, "block_immediate_repeats": True}
+    inputs = _inputs(model, seconds=(1.0, 1.5, 1.2, 0.7, 1.0))
+    with torch.inference_mode():
+        expected = model.generate(**inputs, **requested)
+        ours = fast_generate(model, **inputs, **fast_search_settings(model.generation_config, requested))
+        unblocked = model.generate(**inputs, **{**requested, "block_immediate_repeats": False})
+        unblocked_fast = fast_generate(
+            model,
+            **inputs,
+            **fast_search_settings(model.generation_config, {**requested, "block_immediate_repeats": False}),
+        )
+    assert ours.tolist() == expected.tolist()
+    assert unblocked_fast.tolist() == unblocked.tolist()
+    eos = model.config.eos_token_id
+    assert not _says_a_token_twice(expected, eos)
+    assert _says_a_token_twice(unblocked, eos)
+
+
+def test_reference_rule_with_the_immediate_repeat_block_through_generate(model):
+    inputs = _inputs(model, seconds=(1.0, 1.5, 1.2, 0.7, 1.0))
+    requested = {"num_beams": 3, "max_new_tokens": 12, "min_new_tokens": 8, "block_immediate_repeats": True}
+    with torch.inference_mode():
+        through_generate = model.generate(**inputs, **requested, custom_generate=reference_generate)
+        fast = fast_generate(
+            model, **inputs, **fast_search_settings(model.generation_config, {**requested, "beam_rule": "reference"})
+        )
+        unblocked = model.generate(
+            **inputs, **{**requested, "block_immediate_repeats": False}, custom_generate=reference_generate
+        )
+    assert through_generate.tolist() == fast.tolist()
+    assert through_generate.tolist() != unblocked.tolist()
+
+
+def test_a_generation_config_saved_before_the_block_decodes_without_it(tmp_path):
+    from transformers import GenerationConfig
+
+    model = init_model(seed=0)[0].eval()
+    config = model.generation_config.to_dict()
+    config.pop("block_immediate_repeats")
+    model.generation_config = GenerationConfig.from_dict(config)  # as a folder saved before the option loads
+    assert fast_search_settings(model.generation_config, {})["block_immediate_repeats"] is False
+    inputs = _inputs(model, seconds=(1.0, 1.2))
+    with torch.inference_mode():
+        old = model.generate(**inputs, max_new_tokens=8)
+        explicitly_off = model.generate(**inputs, max_new_tokens=8, block_immediate_repeats=False)
+        on = model.generate(**inputs, max_new_tokens=8, block_immediate_repeats=True)  # accepted all the same
+    assert old.tolist() == explicitly_off.tolist()
+    assert on.shape[0] == old.shape[0]

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from tiny_effnet_trm import tiny_model_and_tokenizer, tone
@@ -121,7 +123,7 @@ def test_return_dict_in_generate_with_output_scores(model, audio):
 
 @torch.no_grad()
 def test_generation_config_saved_and_reloaded(model, audio, tmp_path):
-    config = GenerationConfig.from_model_config(model.config)
+    config = copy.deepcopy(model.generation_config)  # the model's own entries (block_immediate_repeats) kept
     config.update(num_beams=2, max_new_tokens=7, no_repeat_ngram_size=2, length_penalty=0.5, suppress_tokens=[0, 1])
     config.save_pretrained(tmp_path / "gen")
     loaded = GenerationConfig.from_pretrained(tmp_path / "gen")

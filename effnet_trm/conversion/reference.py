@@ -307,6 +307,7 @@ def reference_generation_config(generation_config):
     nearest transformers' own `generate` comes to it."""
     generation_config.suppress_tokens = None
     generation_config.no_repeat_ngram_size = None  # theirs has no n-gram block
+    generation_config.block_immediate_repeats = False  # nor a repeat block
     generation_config.early_stopping = True
     generation_config.beam_rule = "reference"
     # a config marked as derived from the model config loads without its extra entries (the beam rule)

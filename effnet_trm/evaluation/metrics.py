@@ -49,6 +49,13 @@ def distinct_captions(captions: Sequence[str]) -> int:
     return len({" ".join(caption.lower().split()) for caption in captions})
 
 
+def says_a_word_twice(caption: str) -> bool:
+    """Whether a caption says a word twice in a row ("an explosion explosion booms"): no reference of
+    the demo corpus does, so it marks a stutter of an undertrained decoder, not a style."""
+    words = caption.lower().split()
+    return any(first == second for first, second in zip(words, words[1:]))
+
+
 @dataclass
 class CaptionScores:
     """Corpus-level scores, per-clip scores (same order as the inputs) and the metrics that could not run."""

@@ -337,4 +337,6 @@ def test_a_generation_config_saved_before_the_block_decodes_without_it(tmp_path)
         explicitly_off = model.generate(**inputs, max_new_tokens=8, block_immediate_repeats=False)
         on = model.generate(**inputs, max_new_tokens=8, block_immediate_repeats=True)  # accepted all the same
     assert old.tolist() == explicitly_off.tolist()
-    assert on.shape[0] == old.shape[0]
+    eos = model.config.eos_token_id
+    assert _says_a_token_twice(old, eos)  # the untrained model repeats itself: the block has work to do
+    assert not _says_a_token_twice(on, eos)

@@ -60,12 +60,20 @@ def fold_models(root: Path) -> list[tuple[str, Path, Path]]:
     return found
 
 
-def row(label: str, split: str, result: dict[str, dict]) -> str:
+def row(label: str, split: str, result: dict[str, dict], counts: str = "d") -> str:
+    """A table row: each score with the block off, then on (`counts`: how the counts are written)."""
     off, on = result["off"], result["on"]
-    return (
-        f"| {label} | {split} | {off['cider_d']:.3f} | {on['cider_d']:.3f} | {off['distinct_captions']} | "
-        f"{on['distinct_captions']} | {off['stuttering_captions']} | {on['stuttering_captions']} |"
-    )
+    cells = [f"{off['cider_d']:.3f}", f"{on['cider_d']:.3f}"] + [
+        format(setting[key], counts) for key in ("distinct_captions", "stuttering_captions") for setting in (off, on)
+    ]
+    return f"| {label} | {split} | " + " | ".join(cells) + " |"
+
+
+def mean_result(results: list[dict[str, dict]]) -> dict[str, dict]:
+    """The per-setting means of several models' results on one split."""
+    return {
+        name: {key: statistics.mean(r[name][key] for r in results) for key in results[0][name]} for name in SETTINGS
+    }
 
 
 def main(argv=None) -> int:
@@ -75,34 +83,23 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--folds", default="outputs/unseen_sources", help="the benchmark's output folder ('': none)")
     args = parser.parse_args(argv)
-    runs = []
-    if args.demo and Path(args.demo[0], "config.json").exists():
-        runs.append(("make demo's student", Path(args.demo[0]), Path(args.demo[1])))
-    if args.folds:
-        runs += fold_models(Path(args.folds))
-    if not runs:
+    demo = [("make demo's student", Path(args.demo[0]), Path(args.demo[1]))]
+    demo = demo if args.demo and Path(args.demo[0], "config.json").exists() else []
+    folds = fold_models(Path(args.folds)) if args.folds else []
+    if not demo and not folds:
         parser.error("no trained model found: run `make demo` or benchmarks/unseen_sources.py first")
     print("| model | split | CIDEr-D off | CIDEr-D on | distinct off | distinct on | word twice in a row off | on |")
     print("|---|---|---|---|---|---|---|---|")
-    folds: dict[str, list[dict]] = {split: [] for split in SPLITS}
-    for label, model_dir, corpus in runs:
+    per_split: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    for label, model_dir, corpus in demo + folds:
         results = measure(model_dir, corpus)
         for split in SPLITS:
             print(row(label, split, results[split]), flush=True)
-            if label != "make demo's student":
-                folds[split].append(results[split])
-    for split, results in folds.items():
+            if (label, model_dir, corpus) in folds:
+                per_split[split].append(results[split])
+    for split, results in per_split.items():
         if results:
-            mean = {
-                name: {key: statistics.mean(r[name][key] for r in results) for key in results[0][name]}
-                for name in SETTINGS
-            }
-            print(
-                f"| mean of {len(results)} fold students | {split} | {mean['off']['cider_d']:.3f} | "
-                f"{mean['on']['cider_d']:.3f} | {mean['off']['distinct_captions']:.1f} | "
-                f"{mean['on']['distinct_captions']:.1f} | {mean['off']['stuttering_captions']:.1f} | "
-                f"{mean['on']['stuttering_captions']:.1f} |"
-            )
+            print(row(f"mean of {len(results)} fold students", split, mean_result(results), counts=".1f"))
     return 0
 
 

@@ -112,11 +112,16 @@ def sound_combinations(test) -> int:
     return len(keys)
 
 
+def training_classes(train) -> set[str]:
+    """The sound classes that the fold's training captions name."""
+    return {name for classes in train["classes"] for name in classes}
+
+
 def known_sound_clips(test, train) -> list[int]:
     """The test clips whose every sound class some training caption names: there an unseen source
     asks a model to hear a known sound through another microphone and room, while on the other clips
     no caption it learnt can be right (the held-out package's own classes)."""
-    known = {name for classes in train["classes"] for name in classes}
+    known = training_classes(train)
     return [i for i, classes in enumerate(test["classes"]) if set(classes) <= known]
 
 
@@ -260,7 +265,7 @@ def with_pool(dataset: Path, teacher, folder: Path, seed: int, labelling: str) -
         return out
     pool = uncaptioned_pool(folder, seed)
     corpus = load_from_disk(str(dataset))
-    known = {name for classes in corpus["train"]["classes"] for name in classes}
+    known = training_classes(corpus["train"])
     captioned, rest = split_pool(pool, pool_references(pool, teacher, folder, seed, labelling, known))
     print(f"pool of {len(pool)} uncaptioned clips; {labelling}: {len(captioned)} get references", flush=True)
     extended = DatasetDict(

@@ -22,6 +22,8 @@ the test split), and scored on the held-out one:
   student's recipe with no prior knowledge at equal compute;
 - **supervised** (`--models`): the pretrained EfficientNet and L_sup only, no teacher: what the
   student owes to distillation rather than to YAMNet's knowledge;
+- **student (frozen encoder)** (`--models`): the fold encoder frozen whole, head included, and L_sup
+  only: the decoder learns to read the YAMNet-distilled features as they are;
 - **student (committed encoder)** (`--models`): the student on `pretrained/effnet_b2_yamnet` itself,
   which was distilled on the train-side recordings of every package, the held-out one's included (as
   audio, never with captions): what the committed weights do, not a clean measure.
@@ -69,6 +71,14 @@ STUDENTS = {  # every student states its losses: configs/demo_quick.yaml's own c
         "data.audio_only_split=null",
     ],
     "supervised": ["kd.encoder_loss=none", "kd.sequence_kd=false", "data.audio_only_split=null"],
+    # the fold encoder frozen whole, its head too: only the decoder learns, from the captions (a linear
+    # probe's rule: fine-tuning on 240 clips may bend YAMNet's features towards the training packages)
+    "student (frozen encoder)": [
+        "kd.encoder_loss=none",
+        "kd.sequence_kd=false",
+        "data.audio_only_split=null",
+        "training.freeze_encoder_head=true",
+    ],
     # the student with the uncaptioned recordings of the training packages added, pseudo-captioned by
     # the fold's teacher: captions YAMNet agrees with become references, the rest of the pool stays
     # audio-only (encoder KD) ...

@@ -886,6 +886,57 @@ def test_frozen_stages_encode_like_the_student_train_only_the_rest_and_reuse_the
         )
 
 
+def test_frozen_head_freezes_the_whole_encoder_and_only_the_decoder_learns():
+    from effnet_trm.distill.config import KDConfig
+    from effnet_trm.distill.trainer import DistillationModule
+
+    student = _tiny_student()
+    kd = KDConfig(encoder_loss="none", sequence_kd=False)
+    module = DistillationModule(
+        student, kd, None, 0.1, frozen_encoder_stages=7, cache_frozen_stages=True, freeze_encoder_head=True
+    )
+    waves = torch.randn(2, 12000)
+    student.encoder.eval()
+    expected = student.encode(waves)
+    encoded = module.frozen_stages.encode(waves)
+    torch.testing.assert_close(encoded.clip_embedding, expected.clip_embedding, atol=1e-5, rtol=1e-4)
+    assert len(module.frozen_stages.trained) == 0 and module.frozen_stages.report().startswith(
+        "frozen encoder stages: 2 clips cached"
+    )
+    module.train()
+    assert not student.encoder.backbone.bn2.training  # its statistics stay as pretrained
+    encoded = module.frozen_stages.encode(waves)
+    student.decoder(
+        torch.ones(2, 3, dtype=torch.long), encoded.last_hidden_state, encoded.attention_mask
+    ).sum().backward()
+    assert all(p.grad is None for p in student.encoder.backbone.parameters())
+    assert all(p.grad is not None for p in student.decoder.layers.parameters())
+
+    with pytest.raises(ValueError, match="needs every stage frozen: training.frozen_encoder_stages=7"):
+        DistillationModule(_tiny_student(), kd, None, 0.1, frozen_encoder_stages=6, freeze_encoder_head=True)
+
+
+def test_run_with_a_frozen_head_keeps_every_encoder_weight_and_says_so(tiny_run):
+    frozen = {"training.frozen_encoder_stages": 7, "training.freeze_encoder_head": True}
+    with pytest.raises(ValueError, match="set kd.encoder_loss=none"):
+        _config(tiny_run, "x", **frozen, **{"kd.encoder_loss": "contrastive"})
+
+    supervised = {"kd.encoder_loss": "none", "data.audio_only_split": None, "data.crop_seconds": 2.0}
+    trainer = Trainer(
+        _config(tiny_run, "frozen-head", **frozen, **supervised, **{"training.cache_frozen_stages": True})
+    )
+    student = trainer.accelerator.unwrap_model(trainer.module).student
+    encoder_before = {k: v.clone() for k, v in student.encoder.backbone.state_dict().items()}
+    decoder_before = student.decoder.layers[0].self_attn.q_proj.weight.clone()
+    model_dir = trainer.train()
+    for name, value in student.encoder.backbone.state_dict().items():  # batch-norm statistics included
+        assert torch.equal(value, encoder_before[name]), name
+    assert not torch.equal(student.decoder.layers[0].self_attn.q_proj.weight, decoder_before)
+    assert (
+        "frozen whole (its weights as initialised), only the decoder trained" in (model_dir / "README.md").read_text()
+    )
+
+
 def test_frozen_stage_cache_refuses_spec_augment(tiny_run):
     with pytest.raises(ValueError, match="SpecAugment"):
         _config(

@@ -110,6 +110,11 @@ class TrainingConfig:
     #: freeze the stem and the first N stages of the student's EfficientNet (B2 has 7): no gradient,
     #: batch norm in evaluation mode. For small compute budgets (the demo); the paper: 0, all trained
     frozen_encoder_stages: int = 0
+    #: freeze the EfficientNet's head too (conv_head + bn2), with every stage frozen: the encoder's
+    #: features stay as pretrained and only the decoder learns (a linear probe's rule, which keeps a
+    #: pretrained encoder's knowledge for inputs unlike the training clips; encoder KD then has nothing
+    #: of the captioner to train)
+    freeze_encoder_head: bool = False
     #: keep the frozen stages' output per clip (in memory, about 120 kB per 10 s clip with 5 stages of B2)
     #: and reuse it when the same input comes back: only with whole-clip crops, without SpecAugment
     cache_frozen_stages: bool = False
@@ -153,6 +158,11 @@ class DistillConfig:
             )
         if self.training.frozen_encoder_stages < 0:
             raise ValueError("training.frozen_encoder_stages must be >= 0")
+        if self.training.freeze_encoder_head and self.kd.encoder_loss != "none":
+            raise ValueError(
+                "training.freeze_encoder_head leaves no encoder weight for kd.encoder_loss to train: "
+                "set kd.encoder_loss=none"
+            )
         if self.training.cache_frozen_stages and not self.training.frozen_encoder_stages:
             raise ValueError(
                 "training.cache_frozen_stages needs training.frozen_encoder_stages > 0: "

@@ -28,23 +28,32 @@ from modeling_effnet_trm import EffNetTrmEncoder, EffNetTrmEncoderOutput
 
 
 class FrozenEncoderStages:
-    """Freezes the stem and the first `num_stages` stages of `encoder`'s EfficientNet, and encodes
-    batches through them with a per-clip cache of their output (`cache=True`).
+    """Freezes the stem and the first `num_stages` stages of `encoder`'s EfficientNet (with `head=True`
+    its head too, the whole EfficientNet), and encodes batches through them with a per-clip cache of
+    their output (`cache=True`).
 
     Not an `nn.Module`: it holds no weights of its own, only a view of the encoder's; the training
     module keeps the student as its submodule.
     """
 
-    def __init__(self, encoder: EffNetTrmEncoder, num_stages: int, cache: bool = True):
+    def __init__(self, encoder: EffNetTrmEncoder, num_stages: int, cache: bool = True, head: bool = False):
         backbone = encoder.backbone
         if not 0 < num_stages <= len(backbone.blocks):
             raise ValueError(
                 f"training.frozen_encoder_stages must be between 0 and {len(backbone.blocks)} "
                 f"(the stages of {encoder.config.encoder_name}), got {num_stages}"
             )
+        if head and num_stages < len(backbone.blocks):
+            raise ValueError(
+                f"training.freeze_encoder_head needs every stage frozen: training.frozen_encoder_stages="
+                f"{len(backbone.blocks)} for {encoder.config.encoder_name}, got {num_stages}"
+            )
         self.encoder, self.num_stages = encoder, num_stages
-        self.frozen = nn.Sequential(backbone.conv_stem, backbone.bn1, *backbone.blocks[:num_stages])
-        self.trained = nn.Sequential(*backbone.blocks[num_stages:], backbone.conv_head, backbone.bn2)
+        head_layers = [backbone.conv_head, backbone.bn2]
+        self.frozen = nn.Sequential(
+            backbone.conv_stem, backbone.bn1, *backbone.blocks[:num_stages], *(head_layers if head else [])
+        )
+        self.trained = nn.Sequential(*backbone.blocks[num_stages:], *([] if head else head_layers))
         self.frozen.requires_grad_(False)
         self.frozen.eval()
         self.cache: dict[bytes, torch.Tensor] | None = {} if cache else None

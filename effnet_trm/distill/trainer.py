@@ -69,11 +69,12 @@ class DistillationModule(nn.Module):
         num_processes: int = 1,
         frozen_encoder_stages: int = 0,
         cache_frozen_stages: bool = False,
+        freeze_encoder_head: bool = False,
     ):
         super().__init__()
         self.student = student
         self.frozen_stages = (
-            FrozenEncoderStages(student.encoder, frozen_encoder_stages, cache_frozen_stages)
+            FrozenEncoderStages(student.encoder, frozen_encoder_stages, cache_frozen_stages, freeze_encoder_head)
             if frozen_encoder_stages
             else None
         )
@@ -278,6 +279,7 @@ class Trainer:
             num_processes=self.accelerator.num_processes,
             frozen_encoder_stages=training.frozen_encoder_stages,
             cache_frozen_stages=training.cache_frozen_stages,
+            freeze_encoder_head=training.freeze_encoder_head,
         )
 
     def _build_validation_rows(self, corpus):
@@ -684,11 +686,12 @@ def training_details(config: DistillConfig, state: TrainerState) -> str:
     )
     weight_averaging = f"from epoch {training.swa_start_epoch}" if training.swa_start_epoch else "off"
     frozen = training.frozen_encoder_stages
-    encoder = (
-        f"stem and first {frozen} stages frozen (their weights as initialised), the rest trained"
-        if frozen
-        else "trained whole"
-    )
+    if training.freeze_encoder_head:
+        encoder = "frozen whole (its weights as initialised), only the decoder trained"
+    elif frozen:
+        encoder = f"stem and first {frozen} stages frozen (their weights as initialised), the rest trained"
+    else:
+        encoder = "trained whole"
     if config.model.encoder_init_from:
         encoder += f", initialised from `{config.model.encoder_init_from}`"
     audio_only_batch = training.audio_only_batch_size if data.audio_only_split else 0

@@ -437,7 +437,7 @@ def goal_checks(complete: dict, models) -> list[str]:
         return []
     mean_over = {m: statistics.mean(_mean(d[m], "cider_d") for d in complete.values()) for m in models}
     lines = []
-    for candidate in (m for m in models if m.startswith("student")):
+    for candidate in (m for m in models if m in STUDENTS and m != "scratch"):
         for other, factor in (("scratch", 2.0), ("teacher", 0.9)):
             if other in models and mean_over[other] > 0:
                 ratio = mean_over[candidate] / mean_over[other]

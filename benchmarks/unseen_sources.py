@@ -137,14 +137,17 @@ def known_sound_clips(test, train) -> list[int]:
 
 def fold_scores(captions: list[str], test, train) -> dict:
     """CIDEr-D and distinct captions on the whole held-out test split, how many captions stutter (say
-    a word twice in a row), and CIDEr-D on its clips of known sounds (`known_sound_clips`)."""
-    from effnet_trm.evaluation.metrics import says_a_word_twice, scores_with_distinct
+    a word twice in a row) or join two words that no training caption joins ("a is struck"), and
+    CIDEr-D on its clips of known sounds (`known_sound_clips`)."""
+    from effnet_trm.evaluation.metrics import joins_unseen_words, says_a_word_twice, scores_with_distinct, word_pairs
 
     references = [list(r) for r in test["captions"]]
     known = known_sound_clips(test, train)
+    training_pairs = word_pairs(c for clip in train["captions"] for c in clip)
     result = {
         **scores_with_distinct(captions, references, ["cider_d"]),
         "stuttering_captions": sum(map(says_a_word_twice, captions)),
+        "unseen_word_pair_captions": sum(joins_unseen_words(c, training_pairs) for c in captions),
         "clips": len(captions),
     }
     if known:
@@ -351,7 +354,7 @@ def run_fold(source: str, seed: int, root: Path, models, args) -> dict:
         scores_file = folder / model / "test_scores.json"
         if scores_file.exists():
             results[model] = json.loads(scores_file.read_text())
-            if "stuttering_captions" not in results[model]:  # a run scored before the stutter count
+            if "unseen_word_pair_captions" not in results[model]:  # scored before the slip counts
                 results[model] = rescore(folder, model, results[model])
             continue
         if args.report_only:
@@ -478,10 +481,14 @@ def print_table(table: dict, models, seeds) -> None:
         finished = [
             per_seed[seed][model] for per_seed in table.values() for seed in seeds if model in per_seed.get(seed, {})
         ]
-        stutters = [r["stuttering_captions"] for r in finished if "stuttering_captions" in r]
-        if stutters:
+        if finished and all("unseen_word_pair_captions" in r for r in finished):
             clips = statistics.mean(r["clips"] for r in finished)
-            print(f"{model}: {statistics.mean(stutters):.1f} of {clips:.0f} captions a run say a word twice in a row")
+            stutters = statistics.mean(r["stuttering_captions"] for r in finished)
+            slips = statistics.mean(r["unseen_word_pair_captions"] for r in finished)
+            print(
+                f"{model}: of {clips:.0f} captions a run, {stutters:.1f} say a word twice in a row and "
+                f"{slips:.1f} put two words side by side that no training caption does"
+            )
     for line in goal_checks(complete_sources(table, models, seeds), models):
         print(line)
 

@@ -268,6 +268,24 @@ def test_known_sounds_are_the_test_clips_whose_every_class_a_training_clip_holds
     assert known_sound_clips(test, train) == [0, 2, 4]
 
 
+def test_fold_scores_count_captions_that_join_words_no_training_caption_joins():
+    from unseen_sources import fold_scores
+
+    from effnet_trm.evaluation.metrics import joins_unseen_words, word_pairs
+
+    known = word_pairs(["A dog barks.", "a drum is struck several times"])
+    assert ("a", "dog") in known and ("barks", "a") not in known  # pairs stay within a caption
+    assert not joins_unseen_words("a drum is struck", known) and not joins_unseen_words("Dog barks!", known)
+    assert joins_unseen_words("a is struck several times", known)  # "a is": the slip, though every word is known
+    assert not joins_unseen_words("", known) and not joins_unseen_words("rain", known)
+
+    train = {"classes": [["dog"], ["drum"]], "captions": [["a dog barks"], ["a drum is struck several times"]]}
+    test = {"classes": [["dog"], ["drum"], ["drum"]], "captions": [["a dog barks"], ["a drum is struck"], ["x y"]]}
+    scores = fold_scores(["a dog dog barks", "a is struck", "a drum is struck"], test, train)
+    assert (scores["stuttering_captions"], scores["unseen_word_pair_captions"]) == (1, 2)
+    assert scores["distinct_captions"] == 3 and scores["clips"] == 3
+
+
 def test_goal_checks_read_the_means_over_the_sources_every_model_finished():
     from unseen_sources import complete_sources, goal_checks
 

@@ -10,9 +10,11 @@ SPICE), SPIDEr-FL, FENSE, and an offline sentence-embedding similarity with all-
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +56,23 @@ def says_a_word_twice(caption: str) -> bool:
     the demo corpus does, so it marks a stutter of an undertrained decoder, not a style."""
     words = caption.lower().split()
     return any(first == second for first, second in zip(words, words[1:]))
+
+
+def caption_words(caption: str) -> list[str]:
+    """A caption's words, lower-cased, without punctuation."""
+    return re.findall(r"[\w']+", caption.lower())
+
+
+def word_pairs(captions: Iterable[str]) -> set[tuple[str, str]]:
+    """Every pair of adjacent words in `captions`."""
+    return {pair for caption in captions for pair in itertools.pairwise(caption_words(caption))}
+
+
+def joins_unseen_words(caption: str, known_pairs: set[tuple[str, str]]) -> bool:
+    """Whether a caption puts two words side by side that no caption of `known_pairs` does ("a is
+    struck", "the sound of a while the of fire"): a grammar slip of a decoder that has learnt its words
+    but not their order, as a new sound leads it off its training sentences."""
+    return any(pair not in known_pairs for pair in itertools.pairwise(caption_words(caption)))
 
 
 @dataclass

@@ -920,6 +920,8 @@ def test_run_with_a_frozen_head_keeps_every_encoder_weight_and_says_so(tiny_run)
     frozen = {"training.frozen_encoder_stages": 7, "training.freeze_encoder_head": True}
     with pytest.raises(ValueError, match="set kd.encoder_loss=none"):
         _config(tiny_run, "x", **frozen, **{"kd.encoder_loss": "contrastive"})
+    with pytest.raises(ValueError, match="needs every stage frozen too"):  # else silently trained whole
+        _config(tiny_run, "x", **{"training.freeze_encoder_head": True, "kd.encoder_loss": "none"})
 
     supervised = {"kd.encoder_loss": "none", "data.audio_only_split": None, "data.crop_seconds": 2.0}
     trainer = Trainer(

@@ -158,6 +158,11 @@ class DistillConfig:
             )
         if self.training.frozen_encoder_stages < 0:
             raise ValueError("training.frozen_encoder_stages must be >= 0")
+        if self.training.freeze_encoder_head and not self.training.frozen_encoder_stages:
+            raise ValueError(
+                "training.freeze_encoder_head needs every stage frozen too: set training.frozen_encoder_stages "
+                "to the EfficientNet's number of stages (B2: 7)"
+            )
         if self.training.freeze_encoder_head and self.kd.encoder_loss != "none":
             raise ValueError(
                 "training.freeze_encoder_head leaves no encoder weight for kd.encoder_loss to train: "

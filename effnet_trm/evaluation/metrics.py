@@ -51,16 +51,15 @@ def distinct_captions(captions: Sequence[str]) -> int:
     return len({" ".join(caption.lower().split()) for caption in captions})
 
 
-def says_a_word_twice(caption: str) -> bool:
-    """Whether a caption says a word twice in a row ("an explosion explosion booms"): no reference of
-    the demo corpus does, so it marks a stutter of an undertrained decoder, not a style."""
-    words = caption.lower().split()
-    return any(first == second for first, second in zip(words, words[1:]))
-
-
 def caption_words(caption: str) -> list[str]:
     """A caption's words, lower-cased, without punctuation."""
     return re.findall(r"[\w']+", caption.lower())
+
+
+def says_a_word_twice(caption: str) -> bool:
+    """Whether a caption says a word twice in a row ("an explosion explosion booms"): no reference of
+    the demo corpus does, so it marks a stutter of an undertrained decoder, not a style."""
+    return any(first == second for first, second in itertools.pairwise(caption_words(caption)))
 
 
 def word_pairs(captions: Iterable[str]) -> set[tuple[str, str]]:

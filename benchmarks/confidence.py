@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -79,10 +80,9 @@ def sound_verdict(caption: str, classes: list[str], words: dict[str, set[str]]) 
 
 
 def repeats(caption: str) -> tuple[bool, bool]:
-    from effnet_trm.evaluation.metrics import says_a_word_twice
+    from effnet_trm.evaluation.metrics import caption_words, says_a_word_twice
 
-    words = caption.split()
-    bigrams = list(zip(words, words[1:]))
+    bigrams = list(itertools.pairwise(caption_words(caption)))
     return says_a_word_twice(caption), len(bigrams) != len(set(bigrams))
 
 

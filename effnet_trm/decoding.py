@@ -440,6 +440,11 @@ class TorchIncrementalDecoder:
         self.word_mask = self.word_mask[index]
 
 
+def blocks_immediate_repeats(generation_config) -> bool:
+    """Whether `generation_config` asks for `block_immediate_repeats` (one saved before it existed does not)."""
+    return bool(getattr(generation_config, "block_immediate_repeats", False))
+
+
 def fast_search_settings(generation_config, overrides: dict) -> dict | None:
     """The search settings for `fast_generate`, or None when a setting needs transformers' `generate`."""
     settings = {
@@ -453,7 +458,7 @@ def fast_search_settings(generation_config, overrides: dict) -> dict | None:
         "do_sample": bool(generation_config.do_sample),
         "beam_rule": getattr(generation_config, "beam_rule", None) or "transformers",
         "no_repeat_ngram_size": generation_config.no_repeat_ngram_size or 0,
-        "block_immediate_repeats": bool(getattr(generation_config, "block_immediate_repeats", False)),
+        "block_immediate_repeats": blocks_immediate_repeats(generation_config),
     }
     if set(overrides) - FAST_SEARCH_SETTINGS:
         return None
@@ -578,6 +583,6 @@ def reference_generate(
         num_return_sequences=generation_config.num_return_sequences or 1,
         min_new_tokens=generation_config.min_new_tokens or 0,
         no_repeat_ngram_size=generation_config.no_repeat_ngram_size or 0,
-        block_immediate_repeats=bool(getattr(generation_config, "block_immediate_repeats", False)),
+        block_immediate_repeats=blocks_immediate_repeats(generation_config),
     )
     return pad_sequences(sequences, padding_id(generation_config, config, num_beams)).to(input_ids.device)

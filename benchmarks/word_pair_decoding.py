@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from repeat_block import fold_models  # noqa: E402 - the finished students of the held-out-source benchmark
-from unseen_sources import fold_scores  # noqa: E402 - its scoring
+from unseen_sources import fold_scores, sound_combinations  # noqa: E402 - its scoring
 
 MODELS = ("student", "supervised", "student (frozen encoder)", "scratch")
 SPLITS = ("validation", "test")
@@ -62,8 +62,9 @@ def allowed_pairs(tokenizer, captions, vocab_size: int) -> torch.Tensor:
     return allowed
 
 
-def decode_fold(model_dir: Path, corpus_dir: Path, penalties: list[float]) -> dict:
-    """`{split: {penalty: fold_scores and captions}}` for one fold's model on its own corpus."""
+def decode_fold(model_dir: Path, corpus_dir: Path, penalties: list[float], done: dict | None = None) -> dict:
+    """`{split: {penalty: fold_scores, the split's distinct-caption ceiling and the captions}}` for one
+    fold's model on its own corpus; the penalties that `done` (an earlier run's result) holds are kept."""
     from datasets import load_from_disk
 
     from effnet_trm.evaluation.runner import caption_split
@@ -71,18 +72,23 @@ def decode_fold(model_dir: Path, corpus_dir: Path, penalties: list[float]) -> di
 
     corpus = load_from_disk(str(corpus_dir))
     train = corpus["train"]
-    # transformers' generate: the fast search does not take logits processors
-    captioner = Captioner.from_pretrained(str(model_dir), fast_search=False, audioset=False)
-    allowed = allowed_pairs(
-        captioner.tokenizer, (c for clip in train["captions"] for c in clip), captioner.config.vocab_size
-    )
-    result: dict = {}
+    result: dict = {split: dict((done or {}).get(split, {})) for split in SPLITS}
+    captioner = allowed = None
     for split in SPLITS:
-        for penalty in penalties:
-            kwargs = {"logits_processor": LogitsProcessorList([UnseenWordPairPenalty(allowed, penalty)])}
-            captions = caption_split(captioner, corpus[split], progress=False, **(kwargs if penalty else {}))
-            scores = fold_scores(captions, corpus[split], train)
-            result.setdefault(split, {})[str(penalty)] = {**scores, "captions": captions}
+        ceiling = sound_combinations(corpus[split])
+        for penalty in map(str, penalties):
+            if penalty in result[split]:
+                result[split][penalty]["ceiling"] = ceiling
+                continue
+            if captioner is None:  # transformers' generate: the fast search does not take logits processors
+                captioner = Captioner.from_pretrained(str(model_dir), fast_search=False, audioset=False)
+                captions = (c for clip in train["captions"] for c in clip)
+                allowed = allowed_pairs(captioner.tokenizer, captions, captioner.config.vocab_size)
+            processor = UnseenWordPairPenalty(allowed, float(penalty))
+            kwargs = {"logits_processor": LogitsProcessorList([processor])} if float(penalty) else {}
+            captions = caption_split(captioner, corpus[split], progress=False, **kwargs)
+            result[split][penalty] = {**fold_scores(captions, corpus[split], train), "ceiling": ceiling}
+            result[split][penalty]["captions"] = captions
     return result
 
 
@@ -90,24 +96,33 @@ def mean(runs: list[dict], split: str, penalty: str, key: str) -> float:
     return statistics.fmean(run[split][penalty][key] for run in runs)
 
 
+def half_the_ceiling(runs: list[dict], penalty: str) -> int:
+    """On how many held-out sources a model says at least half as many distinct captions as there are
+    sound combinations (the issue's goal: every one)."""
+    return sum(2 * run["test"][penalty]["distinct_captions"] >= run["test"][penalty]["ceiling"] for run in runs)
+
+
 def print_table(results: dict[str, list[dict]], penalties: list[float]) -> None:
-    """Per model and penalty, means over the folds: validation CIDEr-D, then test CIDEr-D, distinct
-    captions and captions with an unseen pair; `*` marks the penalty chosen on validation."""
-    print(
-        f"\n{'model':26s} {'penalty':>7s} {'valid CIDEr-D':>13s} {'test CIDEr-D':>12s} {'distinct':>8s} "
-        f"{'unseen pairs':>12s}  (means over folds, per 40 clips)"
-    )
+    """Per model and penalty, means over the folds (validation, then the held-out test split): CIDEr-D,
+    distinct captions, the sources at half the ceiling's distinct captions and the captions with an
+    unseen pair; `*` marks the penalty chosen on validation CIDEr-D."""
+    header = ("valid CIDEr-D", "valid distinct", "test CIDEr-D", "test distinct", "half ceiling", "unseen pairs")
+    print(f"\n{'model':26s} {'penalty':>7s} " + " ".join(f"{h:>14s}" for h in header) + "  (means over folds)")
     for model, runs in results.items():
         if not runs:
             continue
         chosen = max(map(str, penalties), key=lambda p: mean(runs, "validation", p, "cider_d"))
         for penalty in map(str, penalties):
+            cells = [
+                f"{mean(runs, 'validation', penalty, 'cider_d'):.3f}",
+                f"{mean(runs, 'validation', penalty, 'distinct_captions'):.1f}",
+                f"{mean(runs, 'test', penalty, 'cider_d'):.3f}",
+                f"{mean(runs, 'test', penalty, 'distinct_captions'):.1f}",
+                f"{half_the_ceiling(runs, penalty)} of {len(runs)}",
+                f"{mean(runs, 'test', penalty, 'unseen_word_pair_captions'):.1f}",
+            ]
             mark = "*" if penalty == chosen else " "
-            validation, test = mean(runs, "validation", penalty, "cider_d"), mean(runs, "test", penalty, "cider_d")
-            distinct = mean(runs, "test", penalty, "distinct_captions")
-            slips = mean(runs, "test", penalty, "unseen_word_pair_captions")
-            print(f"{model:26s} {penalty:>6s}{mark} {validation:13.3f} {test:12.3f} {distinct:8.1f} {slips:12.1f}")
-        print(f"{'':26s} folds: {len(runs)}")
+            print(f"{model:26s} {penalty:>6s}{mark} " + " ".join(f"{c:>14s}" for c in cells))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -115,6 +130,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", default="outputs/unseen_sources", help="benchmarks/unseen_sources.py's --out")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--sources", nargs="+", help="held-out sources (default: every finished fold)")
     parser.add_argument(
         "--penalties", type=float, nargs="+", default=[0.0, 1.0, 2.0, math.inf], help="0: the model's own decoding"
     )
@@ -126,17 +142,28 @@ def main(argv=None) -> int:
     found = [
         (model_dir, corpus)
         for _, model_dir, corpus in fold_models(Path(args.out))
-        if corpus.parent.name.endswith(f"_seed{args.seed}") and model_dir.parent.name in args.models
+        if corpus.parent.name.endswith(f"_seed{args.seed}")
+        and model_dir.parent.name in args.models
+        and (not args.sources or corpus.parent.name.removesuffix(f"_seed{args.seed}") in args.sources)
     ]
     if not found:
         raise SystemExit(f"no finished fold of seed {args.seed} in {args.out}: run benchmarks/unseen_sources.py first")
     results: dict[str, list[dict]] = {model: [] for model in args.models}
+    wanted = {str(penalty) for penalty in args.penalties}
     for model_dir, corpus in found:
-        run = decode_fold(model_dir, corpus, args.penalties)
+        stored = model_dir.parent / "word_pair_decoding.json"  # a rerun decodes only what is missing
+        run = decode_fold(
+            model_dir, corpus, args.penalties, json.loads(stored.read_text()) if stored.exists() else None
+        )
+        stored.write_text(json.dumps(run, indent=1))
         results[model_dir.parent.name].append(run)
-        (model_dir.parent / "word_pair_decoding.json").write_text(json.dumps(run, indent=1))
-        test = {penalty: round(scores["cider_d"], 3) for penalty, scores in run["test"].items()}
-        print(f"{corpus.parent.name} / {model_dir.parent.name}: test CIDEr-D by penalty {test}", flush=True)
+        for split in SPLITS:
+            cells = ", ".join(
+                f"{penalty}: {scores['cider_d']:.3f} ({scores['distinct_captions']} of {scores['ceiling']})"
+                for penalty, scores in run[split].items()
+                if penalty in wanted
+            )
+            print(f"{corpus.parent.name} / {model_dir.parent.name}, {split} CIDEr-D (distinct) by penalty: {cells}")
     print_table(results, args.penalties)
     return 0
 

@@ -69,3 +69,7 @@ def test_banned_unseen_pairs_leave_only_training_pairs_and_penalty_0_is_the_mode
         assert banned["unseen_word_pair_captions"] == 0
     # a random tiny model joins words at random: the ban has something to do
     assert sum(results[split]["0.0"]["unseen_word_pair_captions"] for split in ("validation", "test")) > 0
+    # a rerun keeps what an earlier run decoded: no model is even loaded
+    again = decode_fold(tmp_path / "no model here", fold / "corpus", [0.0, math.inf], done=results)
+    assert again["test"]["inf"]["captions"] == results["test"]["inf"]["captions"]
+    assert again["test"]["inf"]["ceiling"] == 1  # one sound combination: every clip holds the dog alone

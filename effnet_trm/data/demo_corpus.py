@@ -13,7 +13,7 @@ import io
 import logging
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -498,21 +498,35 @@ def pretraining_recordings(
     captioned: Sequence[Recording],
     uncaptioned: Sequence[Recording],
     seed: int = 0,
-    held_out: str | None = None,
+    held_out: str | Collection[str] | None = None,
     uncaptioned_per_package: int = PRETRAINING_UNCAPTIONED_PER_PACKAGE,
 ) -> list[Recording]:
     """What an encoder distilled from YAMNet for the demo hears: the captioned recordings that the
     corpus with `seed` deals to `train` and `audio_only` (`split_recordings`; with `held_out`, those of
     the corpus that leaves that package out, `unseen_source_splits`) and at most
     `uncaptioned_per_package` uncaptioned recordings of each package it trains on. Never a validation
-    or test recording, and nothing of `held_out`'s."""
+    or test recording, and nothing of `held_out`'s.
+
+    `held_out` may name several packages, for one encoder shared by their folds: it then hears only the
+    recordings that every one of those folds' corpora deals to the train side, so that it has heard no
+    validation recording of any of them either."""
     if held_out is None:
-        splits = split_recordings(captioned, seed)
+        packages: set[str] = set()
+        heard = train_side(split_recordings(captioned, seed))
     else:
-        splits = unseen_source_splits(captioned, held_out, seed)
-    heard = [recording for split in TRAIN_SIDE for recording in splits[split]]
-    others = [recording for recording in uncaptioned if recording.package != held_out]
+        packages = {held_out} if isinstance(held_out, str) else set(held_out)
+        if not packages:
+            raise ValueError("held_out names no package: pass None for the encoder that hears every package")
+        sides = [train_side(unseen_source_splits(captioned, package, seed)) for package in sorted(packages)]
+        everywhere = set.intersection(*map(set, sides))
+        heard = [recording for recording in sides[0] if recording in everywhere]
+    others = [recording for recording in uncaptioned if recording.package not in packages]
     return heard + sample_per_package(others, uncaptioned_per_package, seed)
+
+
+def train_side(splits: dict[str, list[Recording]]) -> list[Recording]:
+    """The recordings that `splits` deals to the splits a model trains on (`TRAIN_SIDE`)."""
+    return [recording for split in TRAIN_SIDE for recording in splits[split]]
 
 
 def save_recordings_pool(out_dir: str | Path, recordings: list[Recording], seed: int = 0, progress: bool = True):

@@ -4,6 +4,7 @@
     python benchmarks/unseen_sources.py --quick                 # one held-out source, one seed
     python benchmarks/unseen_sources.py --seeds 0 1 2           # every source: the README's table
     python benchmarks/unseen_sources.py --report-only           # print the table of finished runs
+    python benchmarks/unseen_sources.py --encoder-groups 2      # two fold encoders instead of ten
 
 A user's recording comes from a microphone, a room and a sound that no training clip came from. The
 demo corpus's test split cannot measure that: its clips are composed from other recordings of the
@@ -30,6 +31,10 @@ the test split), and scored on the held-out one:
 
 Every student that starts from a pretrained EfficientNet (all but scratch and the committed-encoder
 one) starts from the fold encoder. The teacher's HTSAT comes from `pretrained/` (the same caveat).
+Distilling a fold encoder is most of a fold's time; `--encoder-groups N` deals the held-out sources
+into N groups and distils one encoder per group, which hears none of the group's packages and only
+the recordings that every fold of the group trains on (its runs kept apart, by default in
+outputs/unseen_sources_groups<N>).
 
 Per source the table gives CIDEr-D and distinct captions against the ceiling: the number of different
 sound combinations (recipe and classes) among its test clips, as a captioner that is right says at

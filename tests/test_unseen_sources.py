@@ -185,7 +185,7 @@ def test_encoder_groups_deal_the_sources_and_keep_their_runs_apart(tmp_path, mon
             encoder_groups(sources, bad)
 
     monkeypatch.setattr(unseen_sources, "held_out_sources", lambda min_classes: sources)
-    assert encoder_plan("d", 1, tmp_path, None) == EncoderPlan(tmp_path / "d_seed1", ("d",))
+    assert encoder_plan("d", 1, tmp_path, 0) == EncoderPlan(tmp_path / "d_seed1", ("d",))
     assert encoder_plan("d", 1, tmp_path, 2) == EncoderPlan(tmp_path / "encoders" / "group2of2_seed1", ("b", "d"))
     with pytest.raises(ValueError, match="'z' makes no fold"):
         encoder_plan("z", 0, tmp_path, 2)
@@ -198,8 +198,9 @@ def test_encoder_groups_deal_the_sources_and_keep_their_runs_apart(tmp_path, mon
         fold_encoder(plan, 0)
 
     # students on a group's encoder are other runs than those on each fold's own: another folder
-    assert parse_args([]).out == "outputs/unseen_sources"
-    assert parse_args(["--encoder-groups", "2"]).out == "outputs/unseen_sources_groups2"
+    assert parse_args([]).out == "outputs/unseen_sources_groups2"
+    assert parse_args(["--encoder-groups", "0"]).out == "outputs/unseen_sources"
+    assert parse_args(["--encoder-groups", "3"]).out == "outputs/unseen_sources_groups3"
     assert parse_args(["--encoder-groups", "2", "--out", "x"]).out == "x"
 
 

@@ -181,3 +181,20 @@ def test_the_pretraining_command_on_a_tiny_run(tmp_path):
         end_to_end = model(audio, labels)
         cached = model.caption_loss(model.project(model.encoder.audio_enc(audio)), labels)
     torch.testing.assert_close(end_to_end, cached)
+
+
+def test_pretraining_runs_the_backbone_channels_last_and_saves_the_usual_layout():
+    """The layout is a speed choice only: the same function as NCHW, and weights saved contiguous."""
+    from effnet_trm.pretrain.encoders import EffNetB2Encoder
+
+    torch.manual_seed(0)
+    encoder = EffNetB2Encoder(crop_patches=1).eval()
+    audio = torch.randn(2, 16000) * 0.1
+    with torch.no_grad():
+        feature_map = encoder.encoder.backbone.forward_features(torch.randn(2, 1, 64, 100))
+        assert feature_map.is_contiguous(memory_format=torch.channels_last) and not feature_map.is_contiguous()
+        channels_last = encoder(audio)
+        encoder.encoder.backbone.to(memory_format=torch.contiguous_format)
+        torch.testing.assert_close(encoder(audio), channels_last, atol=1e-5, rtol=1e-4)
+    encoder.encoder.backbone.to(memory_format=torch.channels_last)
+    assert all(tensor.is_contiguous() for tensor in encoder.saved_state().values())

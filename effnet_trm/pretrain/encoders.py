@@ -48,7 +48,7 @@ class EffNetB2Encoder(PretrainingEncoder):
         # 1.46 s crops (2 patches): seven times cheaper per clip than 10 s, and the targets match exactly
         self.crop_patches = crop_patches
         self.encoder = EffNetTrmEncoder(EffNetTrmConfig(**config_overrides))
-        # NHWC convolutions: a batch-32 training step on 2 cores takes 0.36 s instead of 0.52-0.60 s
+        # NHWC convolutions: a batch-32 training step on 2 cores takes 0.37 s instead of 0.52 s
         # (benchmarks/pretraining_step.py); `saved_state` writes the usual contiguous layout
         self.encoder.backbone.to(memory_format=torch.channels_last)
         self.sampling_rate = self.encoder.config.sampling_rate

@@ -483,6 +483,14 @@ def complete_sources(table: dict, models, seeds) -> dict[str, dict[str, list[dic
     return complete
 
 
+def seed_means(complete: dict, model: str, key: str = "cider_d") -> list[float]:
+    """Per seed, `model`'s mean over the sources every model finished: what a rerun with other seeds
+    would report as the headline, so their spread is the headline's uncertainty (the spread over
+    sources measures how the sources differ, not how sure the mean is)."""
+    seeds = len(next(iter(complete.values()))[model])
+    return [statistics.mean(done[model][i][key] for done in complete.values()) for i in range(seeds)]
+
+
 def goal_checks(complete: dict, models) -> list[str]:
     """Issue #27's goals, on the sources every model finished (means over seeds), for every student
     variant in `models` (each is a candidate for the embedded default) against the teacher and scratch."""
@@ -507,13 +515,18 @@ def goal_checks(complete: dict, models) -> list[str]:
     return lines
 
 
+def _plain_mean(values: list[float]) -> float | None:
+    return statistics.mean(values) if values else None
+
+
 def _cell(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
 def print_table(table: dict, models, seeds) -> None:
     """Per source: each model's CIDEr-D (± std over seeds), CIDEr-D on the clips of known sounds and
-    distinct captions / ceiling, then the means over sources and the goal checks."""
+    distinct captions / ceiling, then the means over sources, with several seeds each seed's mean over
+    the sources every model finished and their spread, and the goal checks."""
     print(f"\n{'held-out source':<26}" + "".join(f"{m + ' CIDEr-D':>22}{'known':>8}{'distinct':>10}" for m in models))
     per_model: dict[str, list[float]] = {m: [] for m in models}
     for source, runs in table.items():
@@ -526,7 +539,8 @@ def print_table(table: dict, models, seeds) -> None:
             distinct = f"{_mean(done, 'distinct_captions'):.0f}/{done[0]['ceiling']}" if done else "-"
             cells.append(f"{mean_std(ciders):>22}{_cell(_mean(done, 'cider_d_known_sounds')):>8}{distinct:>10}")
         print(f"{source:<26}" + "".join(cells))
-    print(f"{'mean over sources':<26}" + "".join(f"{mean_std(per_model[m]):>22}{'':>18}" for m in models))
+    # no ± here: the spread over sources is how the sources differ (the seeds' spread follows below)
+    print(f"{'mean over sources':<26}" + "".join(f"{_cell(_plain_mean(per_model[m])):>22}{'':>18}" for m in models))
     for model in models:
         finished = [
             per_seed[seed][model] for per_seed in table.values() for seed in seeds if model in per_seed.get(seed, {})
@@ -539,7 +553,16 @@ def print_table(table: dict, models, seeds) -> None:
                 f"{model}: of {clips:.0f} captions a run, {stutters:.1f} say a word twice in a row and "
                 f"{slips:.1f} put two words side by side that no training caption does"
             )
-    for line in goal_checks(complete_sources(table, models, seeds), models):
+    complete = complete_sources(table, models, seeds)
+    if complete and len(seeds) > 1:
+        for model in models:
+            means = seed_means(complete, model)
+            print(
+                f"{model}: mean over the {len(complete)} sources of seed "
+                + ", ".join(f"{seed} {value:.3f}" for seed, value in zip(seeds, means))
+                + f": {mean_std(means)}"
+            )
+    for line in goal_checks(complete, models):
         print(line)
 
 
@@ -569,8 +592,11 @@ def markdown_table(table: dict, models, seeds) -> str:
             values = [v for v in values if v is not None]
             return statistics.mean(values) if values else None
 
+        def headline(model: str) -> str:  # with several seeds: ± their spread (`seed_means`)
+            return mean_std(seed_means(complete, model)) if len(seeds) > 1 else _cell(over_sources(model, "cider_d"))
+
         means = [
-            f"{_cell(over_sources(m, 'cider_d'))} | {_cell(over_sources(m, 'cider_d_known_sounds'))} | "
+            f"{headline(m)} | {_cell(over_sources(m, 'cider_d_known_sounds'))} | "
             f"{over_sources(m, 'distinct_captions'):.1f}"
             for m in models
         ]

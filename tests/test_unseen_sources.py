@@ -373,6 +373,25 @@ def test_goal_checks_read_the_means_over_the_sources_every_model_finished():
     ]
 
 
+def test_the_headline_mean_carries_the_spread_over_seeds_not_over_sources():
+    from unseen_sources import complete_sources, markdown_table, seed_means
+
+    def run(cider):  # a run's scores as `fold_scores` writes them, less what the table does not read
+        return {"cider_d": cider, "cider_d_known_sounds": cider, "distinct_captions": 4, "ceiling": 8, "clips": 40}
+
+    def fold(seed_0, seed_1):
+        return {0: {"student": {**run(seed_0), "known_sound_clips": 30}}, 1: {"student": run(seed_1)}}
+
+    table = {"a": fold(0.1, 0.3), "b": fold(0.5, 0.1), "c": {0: {"student": run(0.9) | {"known_sound_clips": 30}}}}
+    complete = complete_sources(table, ["student"], [0, 1])
+    assert list(complete) == ["a", "b"]  # c has one seed only
+    assert seed_means(complete, "student") == pytest.approx([0.3, 0.2])
+    mean_row = markdown_table(table, ["student"], [0, 1]).splitlines()[-1]
+    assert mean_row == "| mean over 2 sources | 8.0 | | 0.250 ± 0.07 | 0.250 | 4.0 |"  # not ± 0.20 over a and b
+    single = markdown_table(table, ["student"], [0]).splitlines()[-1]
+    assert single == "| mean over 3 sources | 8.0 | | 0.500 | 0.500 | 4.0 |"
+
+
 def test_every_student_with_a_pretrained_efficientnet_starts_from_the_fold_encoder():
     """The fold's own YAMNet-distilled encoder is the default recipe measured without a leak: every
     student that is not scratch and not the one kept to show the committed weights starts from it."""

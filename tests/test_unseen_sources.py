@@ -362,6 +362,10 @@ def test_goal_checks_read_the_means_over_the_sources_every_model_finished():
     }
     complete = complete_sources(table, models, [0])
     assert list(complete) == ["a", "b"]
+    # each seed deals its own test clips: 5 distinct captions reach half of ceilings 6 and 12 (mean 9),
+    # though not half of the first seed's 12
+    two_seeds = {"a": {seed: {"student": run(0.4, 5, ceiling)} for seed, ceiling in ((0, 12), (1, 6))}}
+    assert goal_checks(complete_sources(two_seeds, ["student"], [0, 1]), ["student"])[-1].endswith("on 1 of 1 sources")
     assert goal_checks(complete, models) == [
         "student / scratch mean CIDEr-D: 2.50 (goal >= 2: met)",
         "student / teacher mean CIDEr-D: 0.83 (goal >= 0.9: not met)",

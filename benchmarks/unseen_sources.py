@@ -516,10 +516,6 @@ def goal_checks(complete: dict, models) -> list[str]:
     return lines
 
 
-def _plain_mean(values: list[float]) -> float | None:
-    return statistics.mean(values) if values else None
-
-
 def _count(value: float) -> str:
     """A count, or a mean of counts over seeds: "34", "30.3"."""
     return f"{value:.0f}" if value == round(value) else f"{value:.1f}"
@@ -546,7 +542,8 @@ def print_table(table: dict, models, seeds) -> None:
             cells.append(f"{mean_std(ciders):>22}{_cell(_mean(done, 'cider_d_known_sounds')):>8}{distinct:>10}")
         print(f"{source:<26}" + "".join(cells))
     # no ± here: the spread over sources is how the sources differ (the seeds' spread follows below)
-    print(f"{'mean over sources':<26}" + "".join(f"{_cell(_plain_mean(per_model[m])):>22}{'':>18}" for m in models))
+    means = [statistics.mean(per_model[m]) if per_model[m] else None for m in models]
+    print(f"{'mean over sources':<26}" + "".join(f"{_cell(mean):>22}{'':>18}" for mean in means))
     for model in models:
         finished = [
             per_seed[seed][model] for per_seed in table.values() for seed in seeds if model in per_seed.get(seed, {})
@@ -583,14 +580,14 @@ def markdown_table(table: dict, models, seeds) -> str:
     ]
     complete = complete_sources(table, models, seeds)
     for source, done in complete.items():
-        first = done[models[0]]  # each seed its own test clips: their ceilings and known sounds are averaged
+        runs = done[models[0]]  # each seed its own test clips: their ceilings and known sounds are averaged
         cells = [
             f"{_cell(_mean(done[m], 'cider_d'))} | {_cell(_mean(done[m], 'cider_d_known_sounds'))} | "
             f"{_count(_mean(done[m], 'distinct_captions'))}"
             for m in models
         ]
-        known = f"{_count(_mean(first, 'known_sound_clips'))} of {first[0]['clips']}"
-        lines.append(f"| {source} | {_count(_mean(first, 'ceiling'))} | {known} | " + " | ".join(cells) + " |")
+        known = f"{_count(_mean(runs, 'known_sound_clips'))} of {runs[0]['clips']}"
+        lines.append(f"| {source} | {_count(_mean(runs, 'ceiling'))} | {known} | " + " | ".join(cells) + " |")
     if complete:
 
         def over_sources(model: str, key: str) -> float | None:
